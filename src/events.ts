@@ -1,0 +1,67 @@
+/**
+ * The events evix streams, one JSON object per line. The shapes are the
+ * output format (README "Output"): no envelope and no type tag, so a line is
+ * told apart by its fields (`drvPath`, `attrs` or `error`), as consumers of
+ * nix-eval-jobs already do.
+ */
+import type { AttrPath } from './nix/syntax.js';
+
+export interface DerivationEvent {
+  attr: string;
+  attrPath: string[];
+  name: string;
+  system: string;
+  drvPath: string;
+  /** Output name to store path. */
+  outputs: Record<string, string>;
+  /** With --meta: the meta attributes that can be forced and serialised. */
+  meta?: Record<string, unknown>;
+  /** With --show-input-drvs: input .drv path to the outputs used, read from the .drv. */
+  inputDrvs?: Record<string, string[]>;
+  /** For aggregates (`_hydraAggregate = true`): .drv paths of constituent derivations. */
+  constituents?: string[];
+  /** For aggregates: constituents named by attribute instead of given as derivations. */
+  namedConstituents?: string[];
+}
+
+export interface AttrsetEvent {
+  attr: string;
+  attrPath: string[];
+  /** Names of the children that will be walked. */
+  attrs: string[];
+}
+
+export interface ErrorEvent {
+  attr: string;
+  attrPath: string[];
+  error: string;
+  /** True when the error ended the whole run. */
+  fatal: boolean;
+}
+
+export type EvalEvent = DerivationEvent | AttrsetEvent | ErrorEvent;
+
+/**
+ * What a worker answers for one attribute path. `skip` is a value that is
+ * neither a derivation nor a set to recurse into (a string, a function, a set
+ * without `recurseForDerivations`): nothing is printed for it.
+ */
+export type WorkResult = EvalEvent | { skip: true; attrPath: string[] };
+
+export function isDerivationEvent(e: WorkResult): e is DerivationEvent {
+  return 'drvPath' in e;
+}
+
+export function isAttrsetEvent(e: WorkResult): e is AttrsetEvent {
+  return 'attrs' in e;
+}
+
+export function isErrorEvent(e: WorkResult): e is ErrorEvent {
+  return 'error' in e;
+}
+
+export function isSkip(e: WorkResult): e is { skip: true; attrPath: string[] } {
+  return 'skip' in e;
+}
+
+export type { AttrPath };

@@ -1,0 +1,105 @@
+/**
+ * Drives workers against the scheduler: each worker loops taking the next
+ * eligible item, evaluating it and reporting the result, until the scheduler
+ * says the walk is over. Events go to the caller as they come.
+ */
+import type { WorkerConfig } from '../config.js';
+import type { EvalEvent } from '../events.js';
+import type { Logger } from '../log.js';
+import type { AttrPath } from '../nix/syntax.js';
+import { Scheduler } from './scheduler.js';
+import type { Worker } from './worker.js';
+
+export interface RunOptions {
+  workers: readonly Worker[];
+  config: WorkerConfig;
+  onEvent: (event: EvalEvent) => void;
+  log: Logger;
+  /** Where the walk starts; the root by default. */
+  root?: AttrPath;
+  /** Stops handing out work; what is in flight is dropped. */
+  signal?: AbortSignal;
+}
+
+export interface RunResult {
+  /** Set when the run ended early with a fatal error. */
+  fatal?: string;
+  /** Attribute paths answered. */
+  completed: number;
+}
+
+export async function runEvaluation(options: RunOptions): Promise<RunResult> {
+  const { workers, log, onEvent, signal } = options;
+  const scheduler = new Scheduler(options.root ?? []);
+  const change = new ChangeSignal();
+  const stop = () => change.notify();
+  signal?.addEventListener('abort', stop);
+
+  const setupErrors: string[] = [];
+  const ready = await Promise.all(
+    workers.map(async (worker) => {
+      try {
+        await worker.setup(options.config);
+        return worker;
+      } catch (error) {
+        setupErrors.push((error as Error).message);
+        log.warn({ worker: worker.id, err: (error as Error).message }, 'worker setup failed');
+        await worker.close().catch(() => {});
+        return undefined;
+      }
+    }),
+  );
+  const active = ready.filter((w): w is Worker => w !== undefined);
+  if (active.length === 0) {
+    signal?.removeEventListener('abort', stop);
+    return { fatal: setupErrors[0] ?? 'no workers to evaluate with', completed: 0 };
+  }
+  for (const worker of active) scheduler.addWorker(worker.id, worker.systems);
+
+  const loop = async (worker: Worker): Promise<void> => {
+    while (!scheduler.done && !signal?.aborted) {
+      const item = scheduler.next(worker.id);
+      if (!item) {
+        await change.wait();
+        continue;
+      }
+      let result;
+      try {
+        result = await worker.evaluate(item.path);
+      } catch (error) {
+        log.warn({ worker: worker.id, err: (error as Error).message }, 'worker failed; its item goes back on the queue');
+        scheduler.removeWorker(worker.id);
+        change.notify();
+        return;
+      }
+      const outcome = scheduler.complete(worker.id, result);
+      if (outcome.kind === 'event') onEvent(outcome.event);
+      else if (outcome.kind === 'fatal' && outcome.event) onEvent(outcome.event);
+      change.notify();
+    }
+  };
+
+  try {
+    await Promise.all(active.map(loop));
+  } finally {
+    signal?.removeEventListener('abort', stop);
+    await Promise.all(active.map((w) => w.close().catch(() => {})));
+  }
+  const fatal = scheduler.fatal ?? (signal?.aborted ? 'interrupted' : undefined);
+  return fatal === undefined ? { completed: scheduler.stats.completed } : { fatal, completed: scheduler.stats.completed };
+}
+
+/** Wakes every waiter on the next notify(). */
+class ChangeSignal {
+  #waiters: Array<() => void> = [];
+
+  wait(): Promise<void> {
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  notify(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+}

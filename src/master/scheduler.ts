@@ -1,0 +1,145 @@
+/**
+ * The scheduler: a pure state machine over one queue of attribute paths.
+ * No I/O and no clocks; the pool drives it and the tests drive it directly.
+ *
+ * - The root path is seeded; an attrset result enqueues its children.
+ * - A worker takes the first queued item it has not rejected.
+ * - A derivation for a system the worker does not own is a rejection: the
+ *   item records the worker and goes back on the queue; when every worker
+ *   has rejected it the run fails with a fatal error.
+ * - A worker that fails or leaves mid-item puts its item back on the queue.
+ * - An error at the root is fatal: there is nothing else to walk.
+ * - The run is over when the queue is empty and no worker is busy.
+ */
+import {
+  isAttrsetEvent,
+  isDerivationEvent,
+  isErrorEvent,
+  isSkip,
+  type EvalEvent,
+  type WorkResult,
+} from '../events.js';
+import { formatAttrPath, type AttrPath } from '../nix/syntax.js';
+
+export interface WorkItem {
+  path: AttrPath;
+  /** Workers that returned a derivation for a system they do not own. */
+  rejectedBy: Set<string>;
+  /** The system of the derivation found here, once a worker has rejected it. */
+  system?: string;
+}
+
+/** Systems a worker owns; undefined means any system. */
+export type OwnedSystems = ReadonlySet<string> | undefined;
+
+export type Outcome =
+  | { kind: 'event'; event: EvalEvent }
+  | { kind: 'skip' }
+  | { kind: 'requeued' }
+  | { kind: 'fatal'; message: string; event?: EvalEvent };
+
+export class Scheduler {
+  readonly #queue: WorkItem[] = [];
+  readonly #busy = new Map<string, WorkItem>();
+  readonly #workers = new Map<string, OwnedSystems>();
+  #fatal: string | undefined;
+  #completed = 0;
+
+  constructor(root: AttrPath = []) {
+    this.#queue.push({ path: root, rejectedBy: new Set() });
+  }
+
+  addWorker(id: string, systems?: OwnedSystems): void {
+    this.#workers.set(id, systems);
+  }
+
+  /**
+   * A worker is gone. Its item goes back on the queue. Returns a fatal message
+   * when no worker is left while work remains, or when a waiting item has now
+   * been rejected by every remaining worker.
+   */
+  removeWorker(id: string): string | undefined {
+    this.#requeueBusy(id);
+    this.#workers.delete(id);
+    if (this.#workers.size === 0 && !this.done) return this.#fail('no worker is left to evaluate the remaining attributes');
+    for (const item of this.#queue) {
+      const message = this.#unacceptable(item);
+      if (message) return this.#fail(message);
+    }
+    return undefined;
+  }
+
+  /** The next item for `workerId`, now busy; undefined when none is eligible. */
+  next(workerId: string): WorkItem | undefined {
+    if (this.#fatal !== undefined || this.#busy.has(workerId)) return undefined;
+    const at = this.#queue.findIndex((item) => !item.rejectedBy.has(workerId));
+    if (at === -1) return undefined;
+    const [item] = this.#queue.splice(at, 1);
+    this.#busy.set(workerId, item!);
+    return item;
+  }
+
+  /** A worker answered its item. */
+  complete(workerId: string, result: WorkResult): Outcome {
+    const item = this.#busy.get(workerId);
+    if (!item) throw new Error(`worker ${workerId} completed without an item`);
+    this.#busy.delete(workerId);
+    if (isDerivationEvent(result) && !owns(this.#workers.get(workerId), result.system)) {
+      item.rejectedBy.add(workerId);
+      item.system = result.system;
+      this.#queue.push(item);
+      const message = this.#unacceptable(item);
+      return message ? { kind: 'fatal', message: this.#fail(message) } : { kind: 'requeued' };
+    }
+    this.#completed++;
+    if (isSkip(result)) return { kind: 'skip' };
+    if (isErrorEvent(result) && item.path.length === 0) {
+      const event = { ...result, fatal: true };
+      return { kind: 'fatal', message: this.#fail(result.error), event };
+    }
+    if (isAttrsetEvent(result)) {
+      for (const name of result.attrs) this.#queue.push({ path: [...item.path, name], rejectedBy: new Set() });
+    }
+    return { kind: 'event', event: result };
+  }
+
+  /** A worker could not answer its item (it died, lost its connection): retry elsewhere. */
+  fail(workerId: string): void {
+    this.#requeueBusy(workerId);
+  }
+
+  get done(): boolean {
+    return this.#fatal !== undefined || (this.#queue.length === 0 && this.#busy.size === 0);
+  }
+
+  get fatal(): string | undefined {
+    return this.#fatal;
+  }
+
+  get stats(): { queued: number; busy: number; completed: number; workers: number } {
+    return { queued: this.#queue.length, busy: this.#busy.size, completed: this.#completed, workers: this.#workers.size };
+  }
+
+  #requeueBusy(workerId: string): void {
+    const item = this.#busy.get(workerId);
+    if (!item) return;
+    this.#busy.delete(workerId);
+    this.#queue.unshift(item);
+  }
+
+  /** The fatal message when every current worker has rejected `item`. */
+  #unacceptable(item: WorkItem): string | undefined {
+    if (item.rejectedBy.size === 0) return undefined;
+    for (const id of this.#workers.keys()) if (!item.rejectedBy.has(id)) return undefined;
+    return `no worker accepted derivation at ${formatAttrPath(item.path)} for system ${item.system ?? 'unknown'}`;
+  }
+
+  #fail(message: string): string {
+    this.#fatal ??= message;
+    return this.#fatal;
+  }
+}
+
+function owns(systems: OwnedSystems, system: string): boolean {
+  return systems === undefined || systems.size === 0 || systems.has(system);
+}

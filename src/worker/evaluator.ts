@@ -1,0 +1,196 @@
+/**
+ * The Evaluator: one persistent `nix repl` child that answers attribute paths
+ * with events. Defines the helpers and the root once per child, so the values
+ * the attributes share (a package set's fixpoint) are forced once per child,
+ * not once per attribute.
+ *
+ * The child is replaced when its resident memory passes the limit after an
+ * item (Nix only frees memory by exiting; the child runs with GC_DONT_GC=1 as
+ * nix-eval-jobs' workers do, which trades memory for speed) and when it dies.
+ * An item whose child died is tried once more on a fresh child, so a child
+ * killed from outside loses nothing; if that child dies too, the attribute
+ * itself kills Nix (a stack overflow, say) and becomes an error event.
+ */
+import { readFile } from 'node:fs/promises';
+import type { WorkerConfig } from '../config.js';
+import type { WorkResult } from '../events.js';
+import type { Logger } from '../log.js';
+import { formatAttrPath, type AttrPath } from '../nix/syntax.js';
+import { parseInputDrvs } from './derivation-file.js';
+import { residentMiB } from './memory.js';
+import { NixRepl, ReplExitedError } from './nix-repl.js';
+import { describeRequest, setupLines } from './nix-helpers.js';
+import { parsePrintedString, splitStderr, type ReplResponse } from './repl-framer.js';
+
+/** The evaluation could not be set up (bad --arg, unreadable input...): fatal for the run. */
+export class SetupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SetupError';
+  }
+}
+
+export interface EvaluateOutcome {
+  result: WorkResult;
+  /** The child was replaced after this item because it passed the memory limit. */
+  restarted: boolean;
+}
+
+interface Description {
+  kind: 'drv' | 'attrs' | 'skip';
+  name?: string;
+  system?: string;
+  drvPath?: string;
+  outputs?: Record<string, string>;
+  meta?: Record<string, unknown>;
+  constituents?: string[];
+  namedConstituents?: string[];
+  attrs?: string[];
+  recurse?: boolean;
+}
+
+export class Evaluator {
+  readonly #config: WorkerConfig;
+  readonly #log: Logger;
+  #repl: NixRepl | undefined;
+  #starting: Promise<NixRepl> | undefined;
+
+  constructor(config: WorkerConfig, log: Logger) {
+    this.#config = config;
+    this.#log = log;
+  }
+
+  /** Starts the child and defines the root; throws SetupError when that fails. */
+  async start(): Promise<void> {
+    await this.#ready();
+  }
+
+  async evaluate(path: AttrPath): Promise<EvaluateOutcome> {
+    let response: ReplResponse;
+    try {
+      response = await this.#request(path);
+    } catch (error) {
+      if (!(error instanceof ReplExitedError)) throw error;
+      this.#log.warn({ attr: formatAttrPath(path), reason: error.detail }, 'nix evaluator died; retrying on a fresh one');
+      try {
+        response = await this.#request(path);
+      } catch (again) {
+        if (!(again instanceof ReplExitedError)) throw again;
+        return { result: errorEvent(path, `nix evaluator crashed: ${again.detail}`), restarted: true };
+      }
+    }
+    const result = await this.#toResult(path, response);
+    return { result, restarted: await this.#recycleIfLarge() };
+  }
+
+  /** The pid of the current child, if one runs (tests kill it to prove recovery). */
+  get childPid(): number | undefined {
+    return this.#repl?.pid;
+  }
+
+  async close(): Promise<void> {
+    const repl = this.#repl ?? (await this.#starting?.catch(() => undefined));
+    this.#repl = undefined;
+    this.#starting = undefined;
+    await repl?.close();
+  }
+
+  async #request(path: AttrPath): Promise<ReplResponse> {
+    const repl = await this.#ready();
+    return repl.request(describeRequest(path));
+  }
+
+  #ready(): Promise<NixRepl> {
+    if (this.#repl && !this.#repl.exited) return Promise.resolve(this.#repl);
+    this.#repl = undefined;
+    this.#starting ??= this.#spawn().finally(() => {
+      this.#starting = undefined;
+    });
+    return this.#starting;
+  }
+
+  async #spawn(): Promise<NixRepl> {
+    const config = this.#config;
+    const repl = new NixRepl({ args: replArgs(config), cwd: config.workdir, env: { GC_DONT_GC: '1' } });
+    const lines = setupLines(config.input, config.autoArgs, { meta: config.meta, forceRecurse: config.forceRecurse });
+    try {
+      for (const line of lines) {
+        const { error } = splitStderr((await repl.request(line)).stderr);
+        if (error !== undefined) throw new SetupError(firstLine(error));
+      }
+    } catch (error) {
+      await repl.close();
+      if (error instanceof ReplExitedError) throw new SetupError(`could not start the nix evaluator: ${error.detail}`);
+      throw error;
+    }
+    this.#log.debug({ pid: repl.pid }, 'nix evaluator started');
+    this.#repl = repl;
+    return repl;
+  }
+
+  async #toResult(path: AttrPath, response: ReplResponse): Promise<WorkResult> {
+    const { error, log } = splitStderr(response.stderr);
+    for (const line of log) this.#log.info({ attr: formatAttrPath(path) }, line);
+    if (error !== undefined) return errorEvent(path, error);
+    const json = response.value === undefined ? undefined : parsePrintedString(response.value);
+    if (json === undefined) return errorEvent(path, `unexpected output from nix repl: ${response.value ?? '(none)'}`);
+    const d = JSON.parse(json) as Description;
+    const attr = formatAttrPath(path);
+    const attrPath = [...path];
+    if (d.kind === 'attrs' && d.recurse) return { attr, attrPath, attrs: d.attrs ?? [] };
+    if (d.kind !== 'drv') return { skip: true, attrPath };
+    const event: WorkResult = {
+      attr,
+      attrPath,
+      name: d.name ?? '',
+      system: d.system ?? 'unknown',
+      drvPath: d.drvPath ?? '',
+      outputs: d.outputs ?? {},
+    };
+    if (d.meta !== undefined) event.meta = d.meta;
+    if (this.#config.showInputDrvs) {
+      try {
+        event.inputDrvs = parseInputDrvs(await readFile(event.drvPath, 'utf8'));
+      } catch (e) {
+        return errorEvent(path, `cannot read input derivations of ${event.drvPath}: ${(e as Error).message}`);
+      }
+    }
+    if (d.constituents !== undefined) event.constituents = d.constituents;
+    if (d.namedConstituents !== undefined) event.namedConstituents = d.namedConstituents;
+    return event;
+  }
+
+  async #recycleIfLarge(): Promise<boolean> {
+    const repl = this.#repl;
+    const pid = repl?.pid;
+    if (!repl || pid === undefined) return false;
+    const rss = await residentMiB(pid);
+    if (rss === undefined || rss <= this.#config.maxMemoryMiB) return false;
+    this.#log.debug({ pid, rssMiB: Math.round(rss) }, 'nix evaluator passed the memory limit; restarting');
+    this.#repl = undefined;
+    await repl.close();
+    return true;
+  }
+}
+
+function errorEvent(path: AttrPath, error: string): WorkResult {
+  return { attr: formatAttrPath(path), attrPath: [...path], error, fatal: false };
+}
+
+function firstLine(text: string): string {
+  return text.split('\n', 1)[0] ?? text;
+}
+
+/** Flags for `nix repl`: flakes when asked for, pure evaluation for flakes as Nix does. */
+export function replArgs(config: WorkerConfig): string[] {
+  const args: string[] = [];
+  if (config.input.kind === 'flake') {
+    args.push('--extra-experimental-features', 'nix-command flakes');
+    if (!config.impure) args.push('--option', 'pure-eval', 'true');
+  }
+  if (config.impure) args.push('--impure');
+  if (config.showTrace) args.push('--show-trace');
+  for (const p of config.includePaths) args.push('-I', p);
+  for (const [key, value] of config.nixOptions) args.push('--option', key, value);
+  return args;
+}

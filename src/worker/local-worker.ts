@@ -1,0 +1,39 @@
+/** A Worker evaluating in this process's own `nix repl` child. */
+import type { WorkerConfig } from '../config.js';
+import type { WorkResult } from '../events.js';
+import type { Logger } from '../log.js';
+import type { Worker } from '../master/worker.js';
+import type { AttrPath } from '../nix/syntax.js';
+import { Evaluator } from './evaluator.js';
+
+export class LocalWorker implements Worker {
+  readonly id: string;
+  /** Local workers evaluate every system. */
+  readonly systems = undefined;
+  readonly #log: Logger;
+  #evaluator: Evaluator | undefined;
+
+  constructor(id: string, log: Logger) {
+    this.id = id;
+    this.#log = log.child({ worker: id });
+  }
+
+  async setup(config: WorkerConfig): Promise<void> {
+    this.#evaluator = new Evaluator(config, this.#log);
+    await this.#evaluator.start();
+  }
+
+  async evaluate(path: AttrPath): Promise<WorkResult> {
+    if (!this.#evaluator) throw new Error(`worker ${this.id} evaluated before setup`);
+    return (await this.#evaluator.evaluate(path)).result;
+  }
+
+  /** The pid of the evaluator's current nix child. */
+  get childPid(): number | undefined {
+    return this.#evaluator?.childPid;
+  }
+
+  async close(): Promise<void> {
+    await this.#evaluator?.close();
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The Nix side of the evaluator: helper functions defined once in each repl
+ * child, and the expressions that set up the root and describe one attribute.
+ * Each request is a single line whose answer is one JSON string, so parsing
+ * the repl's output stays trivial and a whole item costs one round trip.
+ */
+import { nixString, nixStringList, type AttrPath } from '../nix/syntax.js';
+import type { AutoArg, ResolvedInput } from '../config.js';
+
+/**
+ * `autoCall` mirrors Nix's auto-calling of a function root (nix-instantiate,
+ * nix-eval-jobs): a function with formal arguments gets the --arg/--argstr
+ * values it names. Nix passes every argument to a function with `...`, which
+ * Nix code cannot detect, so such a function receives only the arguments it
+ * names.
+ *
+ * `describe` answers one attribute path with a record the TypeScript side
+ * turns into an event: a derivation (forcing drvPath writes the .drv, as
+ * nix-instantiate does), a set to recurse into (the root always; others when
+ * `recurseForDerivations` is true or with --force-recurse), or `skip`.
+ * Meta values are kept when they force and serialise (no functions, no
+ * derivations), the rule Nix uses for `nix-env --json --meta`.
+ */
+const HELPERS = `
+let
+  autoCall = f: args:
+    if builtins.isFunction f then f (builtins.intersectAttrs (builtins.functionArgs f) args)
+    else if builtins.isAttrs f && f ? __functor then autoCall (f.__functor f) args
+    else f;
+  select = root: path: builtins.foldl' (v: name: v.\${name}) root path;
+  isDerivation = v: builtins.isAttrs v && (v.type or null) == "derivation";
+  outputsOf = d: builtins.listToAttrs (builtins.concatMap
+    (o: if d ? \${o} && d.\${o} ? outPath then [ { name = o; value = d.\${o}.outPath; } ] else [ ])
+    (d.outputs or [ "out" ]));
+  validMeta = v:
+    if builtins.isFunction v then false
+    else if builtins.isList v then builtins.all validMeta v
+    else if builtins.isAttrs v then !(v ? outPath) && builtins.all validMeta (builtins.attrValues v)
+    else true;
+  metaOf = d:
+    let
+      meta = d.meta or { };
+      keep = name: (builtins.tryEval (let v = meta.\${name}; in validMeta v && builtins.deepSeq v true)).value;
+    in builtins.listToAttrs (map (name: { inherit name; value = meta.\${name}; })
+      (builtins.filter keep (builtins.attrNames meta)));
+  aggregateOf = d:
+    if (d._hydraAggregate or false) == true then
+      let members = d.constituents or [ ]; in {
+        constituents = map (c: c.drvPath) (builtins.filter (c: !builtins.isString c) members);
+        namedConstituents = builtins.filter builtins.isString members ++ (d.namedConstituents or [ ]);
+      }
+    else { };
+  describe = opts: root: path:
+    let v = select root path; in
+    if isDerivation v then
+      { kind = "drv"; name = v.name; system = v.system or "unknown"; drvPath = v.drvPath; outputs = outputsOf v; }
+      // (if opts.meta then { meta = metaOf v; } else { })
+      // aggregateOf v
+    else if builtins.isAttrs v then
+      let recurse = path == [ ] || opts.forceRecurse || (v.recurseForDerivations or false); in
+      { kind = "attrs"; attrs = if recurse then builtins.filter (n: n != "recurseForDerivations") (builtins.attrNames v) else [ ]; recurse = recurse; }
+    else { kind = "skip"; };
+in { inherit autoCall select describe; }`;
+
+/** Repl definitions, one per line (the repl reads one expression per line). */
+export function setupLines(input: ResolvedInput, autoArgs: readonly AutoArg[], opts: { meta: boolean; forceRecurse: boolean }): string[] {
+  const args = autoArgs
+    .map((a) => `${nixString(a.name)} = ${a.kind === 'string' ? nixString(a.value) : `(${a.value}\n)`};`)
+    .join(' ');
+  return [
+    `__evix = ${oneLine(HELPERS)}`,
+    `__evixOpts = { meta = ${opts.meta}; forceRecurse = ${opts.forceRecurse}; }`,
+    `__evixArgs = { ${args} }`,
+    `__evixRoot = ${rootExpression(input)}`,
+  ];
+}
+
+/**
+ * The root value. A file or expression root is auto-called; a flake is the
+ * locked flake's outputs selected along the reference's attribute path.
+ * An expression is wrapped in parentheses that close on a line of their own,
+ * so a multi-line expression is read whole by the repl's continuation and a
+ * trailing comment cannot swallow the closing parenthesis.
+ */
+function rootExpression(input: ResolvedInput): string {
+  switch (input.kind) {
+    case 'file':
+      return `__evix.autoCall (import ${nixString(input.path)}) __evixArgs`;
+    case 'expr':
+      return `__evix.autoCall (${input.expr}\n) __evixArgs`;
+    case 'flake':
+      return `__evix.select (builtins.getFlake ${nixString(input.lockedUrl)}).outputs ${nixStringList(input.attrPath)}`;
+  }
+}
+
+/** The request for one attribute path: its description as a JSON string. */
+export function describeRequest(path: AttrPath): string {
+  return `builtins.toJSON (__evix.describe __evixOpts __evixRoot ${nixStringList(path)})`;
+}
+
+
+
+
+function oneLine(source: string): string {
+  return source.trim().replace(/\n\s*/g, ' ');
+}
