@@ -41,7 +41,15 @@ export interface EvalConfig extends EvalOptions {
 export type ResolvedInput =
   | { kind: 'file'; path: string }
   | { kind: 'expr'; expr: string }
-  | { kind: 'flake'; lockedUrl: string; attrPath: string[] };
+  | {
+      kind: 'flake';
+      /** The locked reference, as `nix flake metadata` gives it. */
+      lockedUrl: string;
+      /** Where the root sits in the flake's outputs (the reference's fragment). */
+      attrPath: string[];
+      /** With --override-input: JSON of the root's locked source and the overridden lock graph. */
+      overriddenLock?: string;
+    };
 
 export interface WorkerConfig extends EvalOptions {
   input: ResolvedInput;

@@ -32,7 +32,12 @@ export async function runEvaluation(options: RunOptions): Promise<RunResult> {
   const { workers, log, onEvent, signal } = options;
   const scheduler = new Scheduler(options.root ?? []);
   const change = new ChangeSignal();
-  const stop = () => change.notify();
+  // On abort, closing the workers ends their evaluators, so what is in flight
+  // fails fast and no nix process outlives the run.
+  const stop = () => {
+    change.notify();
+    for (const worker of workers) void worker.close().catch(() => {});
+  };
   signal?.addEventListener('abort', stop);
 
   const setupErrors: string[] = [];
@@ -67,6 +72,7 @@ export async function runEvaluation(options: RunOptions): Promise<RunResult> {
       try {
         result = await worker.evaluate(item.path);
       } catch (error) {
+        if (signal?.aborted) return;
         log.warn({ worker: worker.id, err: (error as Error).message }, 'worker failed; its item goes back on the queue');
         scheduler.removeWorker(worker.id);
         change.notify();

@@ -54,6 +54,7 @@ export class Evaluator {
   readonly #log: Logger;
   #repl: NixRepl | undefined;
   #starting: Promise<NixRepl> | undefined;
+  #closed = false;
 
   constructor(config: WorkerConfig, log: Logger) {
     this.#config = config;
@@ -89,6 +90,7 @@ export class Evaluator {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     const repl = this.#repl ?? (await this.#starting?.catch(() => undefined));
     this.#repl = undefined;
     this.#starting = undefined;
@@ -101,6 +103,7 @@ export class Evaluator {
   }
 
   #ready(): Promise<NixRepl> {
+    if (this.#closed) return Promise.reject(new Error('evaluator is closed'));
     if (this.#repl && !this.#repl.exited) return Promise.resolve(this.#repl);
     this.#repl = undefined;
     this.#starting ??= this.#spawn().finally(() => {

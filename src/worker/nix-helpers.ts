@@ -18,6 +18,11 @@ import type { AutoArg, ResolvedInput } from '../config.js';
  * turns into an event: a derivation (forcing drvPath writes the .drv, as
  * nix-instantiate does), a set to recurse into (the root always; others when
  * `recurseForDerivations` is true or with --force-recurse), or `skip`.
+ * `callLocked` loads a flake from a given lock graph (used with
+ * --override-input, whose overrides live only in the master's lock): each
+ * node's locked source is fetched with fetchTree and its `outputs` called
+ * with its inputs and `self`, the shape `builtins.getFlake` produces.
+ *
  * Meta values are kept when they force and serialise (no functions, no
  * derivations), the rule Nix uses for `nix-env --json --meta`.
  */
@@ -50,6 +55,26 @@ let
         namedConstituents = builtins.filter builtins.isString members ++ (d.namedConstituents or [ ]);
       }
     else { };
+  callLocked = spec:
+    let
+      lock = spec.locks;
+      fetch = locked: builtins.fetchTree (builtins.removeAttrs locked [ "dir" ]);
+      resolve = input: if builtins.isList input then follow lock.root input else input;
+      follow = key: names: if names == [ ] then key
+        else follow (resolve lock.nodes.\${key}.inputs.\${builtins.head names}) (builtins.tail names);
+      load = key:
+        let
+          node = lock.nodes.\${key};
+          locked = if key == lock.root then spec.root else node.locked;
+          sourceInfo = fetch locked;
+          dir = locked.dir or "";
+          flake = import (sourceInfo.outPath + (if dir == "" then "" else "/" + dir) + "/flake.nix");
+          inputs = builtins.mapAttrs (name: input: nodes.\${resolve input}) (node.inputs or { });
+          outputs = flake.outputs (inputs // { self = result; });
+          result = outputs // sourceInfo // { inherit inputs outputs sourceInfo; _type = "flake"; };
+        in if node.flake or true then result else sourceInfo;
+      nodes = builtins.mapAttrs (key: node: load key) lock.nodes;
+    in nodes.\${lock.root};
   describe = opts: root: path:
     let v = select root path; in
     if isDerivation v then
@@ -60,7 +85,7 @@ let
       let recurse = path == [ ] || opts.forceRecurse || (v.recurseForDerivations or false); in
       { kind = "attrs"; attrs = if recurse then builtins.filter (n: n != "recurseForDerivations") (builtins.attrNames v) else [ ]; recurse = recurse; }
     else { kind = "skip"; };
-in { inherit autoCall select describe; }`;
+in { inherit autoCall select callLocked describe; }`;
 
 /** Repl definitions, one per line (the repl reads one expression per line). */
 export function setupLines(input: ResolvedInput, autoArgs: readonly AutoArg[], opts: { meta: boolean; forceRecurse: boolean }): string[] {
@@ -88,8 +113,12 @@ function rootExpression(input: ResolvedInput): string {
       return `__evix.autoCall (import ${nixString(input.path)}) __evixArgs`;
     case 'expr':
       return `__evix.autoCall (${input.expr}\n) __evixArgs`;
-    case 'flake':
-      return `__evix.select (builtins.getFlake ${nixString(input.lockedUrl)}).outputs ${nixStringList(input.attrPath)}`;
+    case 'flake': {
+      const flake = input.overriddenLock
+        ? `(__evix.callLocked (builtins.fromJSON ${nixString(input.overriddenLock)}))`
+        : `(builtins.getFlake ${nixString(input.lockedUrl)})`;
+      return `__evix.select ${flake}.outputs ${nixStringList(input.attrPath)}`;
+    }
   }
 }
 

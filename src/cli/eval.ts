@@ -1,0 +1,125 @@
+/** `evix eval`: walk an attribute tree and print its events as NDJSON. */
+import { Command } from 'commander';
+import { DEFAULT_MAX_MEMORY_MIB, type AutoArg, type EvalConfig, type EvalInput } from '../config.js';
+import { evaluate } from '../evaluate.js';
+import { createLogger, type LogLevel } from '../log.js';
+import { ndjsonSink } from '../sinks/ndjson.js';
+import { UsageError, splitOptionValue } from './argv.js';
+import { reportRun } from './report.js';
+import { runWithSignals } from './signals.js';
+
+/** Options taking more than one value, for joinOptionValues. */
+export const EVAL_MULTI_VALUE_OPTIONS = new Map([
+  ['--arg', 2],
+  ['--argstr', 2],
+  ['--option', 2],
+  ['--override-input', 2],
+]);
+
+interface EvalFlags {
+  file?: string;
+  expr?: string;
+  flake?: string;
+  arg: string[];
+  argstr: string[];
+  include: string[];
+  option: string[];
+  overrideInput: string[];
+  impure?: boolean;
+  workers: string;
+  maxMemory: string;
+  maxMemorySize?: string;
+  forceRecurse?: boolean;
+  meta?: boolean;
+  showInputDrvs?: boolean;
+  gcRootsDir?: string;
+  showTrace?: boolean;
+  verbose: number;
+  quiet?: boolean;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export function evalCommand(): Command {
+  return new Command('eval')
+    .description('evaluate an attribute tree and print every derivation, attrset and error as one JSON line')
+    .option('--file <path>', 'evaluate the Nix file at PATH')
+    .option('--expr <expr>', 'evaluate the Nix expression EXPR')
+    .option('--flake <ref>', 'evaluate flake REF#attr.path (flakes are enabled for this run; locked once)')
+    .option('--arg <name> <expr>', 'pass Nix expression EXPR as argument NAME of a function root', collect, [])
+    .option('--argstr <name> <value>', 'pass string VALUE as argument NAME of a function root', collect, [])
+    .option('-I, --include <path>', 'add PATH to the Nix search path (as nix -I)', collect, [])
+    .option('--option <key> <value>', 'set Nix configuration option KEY to VALUE', collect, [])
+    .option('--override-input <name> <ref>', 'with --flake: use REF for the flake input NAME', collect, [])
+    .option('--impure', 'allow impure evaluation of a flake (files and expressions are impure already)')
+    .option('--workers <n>', 'number of local workers, each a nix evaluator', '1')
+    .option('--max-memory <mib>', "restart a worker's evaluator once it uses more than MIB MiB", String(DEFAULT_MAX_MEMORY_MIB))
+    .option('--max-memory-size <mib>', 'alias of --max-memory')
+    .option('--force-recurse', 'recurse into every attrset, not only those with recurseForDerivations = true')
+    .option('--meta', "include each derivation's meta attributes")
+    .option('--show-input-drvs', "include each derivation's input derivations, read from its .drv")
+    .option('--gc-roots-dir <dir>', 'register a GC root in DIR for every derivation found')
+    .option('--show-trace', 'include Nix stack traces in error messages')
+    .option('-v, --verbose', 'log more on stderr (repeat for more)', (_v: string, n: number) => n + 1, 0)
+    .option('-q, --quiet', 'log only errors on stderr')
+    .action(async (flags: EvalFlags) => {
+      const config = configFromFlags(flags, process.cwd());
+      const workers = positiveInteger('--workers', flags.workers, 1);
+      const log = createLogger(logLevel(flags));
+      const out = ndjsonSink(process.stdout);
+      const result = await runWithSignals((signal) =>
+        evaluate(config, { workers, onEvent: out, log, signal, ...(flags.gcRootsDir ? { gcRootsDir: flags.gcRootsDir } : {}) }),
+      );
+      reportRun(result);
+    });
+}
+
+export function configFromFlags(flags: EvalFlags, workdir: string): EvalConfig {
+  const inputs: EvalInput[] = [];
+  if (flags.file !== undefined) inputs.push({ kind: 'file', path: flags.file });
+  if (flags.expr !== undefined) inputs.push({ kind: 'expr', expr: flags.expr });
+  if (flags.flake !== undefined) inputs.push({ kind: 'flake', ref: flags.flake });
+  if (inputs.length !== 1) throw new UsageError('give exactly one of --file, --expr or --flake');
+  const input = inputs[0]!;
+  if (flags.overrideInput.length > 0 && input.kind !== 'flake') throw new UsageError('--override-input needs --flake');
+  const autoArgs: AutoArg[] = [
+    ...flags.arg.map((v) => autoArg('--arg', 'expr', v)),
+    ...flags.argstr.map((v) => autoArg('--argstr', 'string', v)),
+  ];
+  return {
+    input,
+    autoArgs,
+    includePaths: flags.include,
+    nixOptions: flags.option.map((v) => pair(v)),
+    overrideInputs: flags.overrideInput.map((v) => pair(v)),
+    impure: flags.impure ?? false,
+    forceRecurse: flags.forceRecurse ?? false,
+    meta: flags.meta ?? false,
+    showInputDrvs: flags.showInputDrvs ?? false,
+    showTrace: flags.showTrace ?? false,
+    maxMemoryMiB: positiveInteger('--max-memory', flags.maxMemorySize ?? flags.maxMemory, 1),
+    workdir,
+  };
+}
+
+function autoArg(option: string, kind: AutoArg['kind'], joined: string): AutoArg {
+  const [name, value] = pair(joined);
+  if (!/^[A-Za-z_][A-Za-z0-9_'-]*$/.test(name)) throw new UsageError(`${option}: '${name}' is not a valid argument name`);
+  return { name, kind, value };
+}
+
+function pair(joined: string): [string, string] {
+  const [a = '', b = ''] = splitOptionValue(joined);
+  return [a, b];
+}
+
+function positiveInteger(option: string, text: string, min: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) throw new UsageError(`${option} must be an integer of at least ${min}, not '${text}'`);
+  return n;
+}
+
+function logLevel(flags: EvalFlags): LogLevel {
+  if (flags.quiet) return 'error';
+  return (['warn', 'info', 'debug', 'trace'] as const)[Math.min(flags.verbose, 3)]!;
+}

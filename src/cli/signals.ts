@@ -1,0 +1,19 @@
+/**
+ * SIGINT and SIGTERM abort the run: workers close their nix children before
+ * the process exits, so none is left behind, and what was printed stays.
+ */
+export async function runWithSignals<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => {
+    process.exitCode = name === 'SIGINT' ? 130 : 143;
+    controller.abort(name);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await run(controller.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * One-shot Nix commands the master runs before the walk: locking a flake and
+ * checking that expressions parse. Failures come back as one-line messages.
+ */
+import { execa } from 'execa';
+
+export const FLAKE_FEATURES = ['--extra-experimental-features', 'nix-command flakes'];
+
+/** Thrown with a one-line, user-facing message. */
+export class NixCommandError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NixCommandError';
+  }
+}
+
+/** Runs a Nix command; resolves its stdout or throws NixCommandError with Nix's error line. */
+export async function runNix(command: string, args: string[], options: { cwd: string; input?: string }): Promise<string> {
+  const result = await execa(command, args, { cwd: options.cwd, reject: false, input: options.input, stripFinalNewline: false });
+  if (result.exitCode === 0) return result.stdout;
+  if (result.failed && result.exitCode === undefined) throw new NixCommandError(`cannot run ${command}: ${result.shortMessage}`);
+  throw new NixCommandError(firstErrorLine(result.stderr) ?? `${command} failed with exit code ${result.exitCode}`);
+}
+
+/** The first `error:` line of Nix's output, without the prefix, with its location when Nix gave one. */
+export function firstErrorLine(stderr: string): string | undefined {
+  const lines = stderr.split('\n');
+  const at = lines.findIndex((l) => l.startsWith('error:'));
+  if (at === -1) return lines.find((l) => l.trim() !== '')?.trim();
+  return summarizeNixError(lines.slice(at).join('\n').slice('error:'.length));
+}
+
+/** Nix's multi-line error message as one line: its first line and the first source location. */
+export function summarizeNixError(message: string): string {
+  const lines = message.trim().split('\n');
+  const first = lines[0]!.trim();
+  const location = lines.slice(1).find((l) => /^\s*at .+:\d+:\d+:$/.test(l));
+  return location ? `${first} (${location.trim().replace(/:$/, '')})` : first;
+}
+
+/** Checks that `expr` is syntactically valid Nix, so the repl never waits on an unfinished one. */
+export async function checkParses(expr: string, cwd: string): Promise<void> {
+  await runNix('nix-instantiate', ['--parse', '-'], { cwd, input: expr });
+}

@@ -1,0 +1,50 @@
+/**
+ * Locking a flake once in the master. Workers get the locked reference, so
+ * every worker evaluates exactly the same inputs even if the flake or a
+ * registry changes during the run.
+ */
+import type { ResolvedInput } from '../config.js';
+import { FLAKE_FEATURES, NixCommandError, runNix } from './commands.js';
+import { parseAttrPath } from './syntax.js';
+
+interface FlakeMetadata {
+  url: string;
+  locked: Record<string, unknown>;
+  locks: unknown;
+}
+
+export interface LockOptions {
+  cwd: string;
+  overrideInputs: ReadonlyArray<[string, string]>;
+  nixOptions: ReadonlyArray<[string, string]>;
+}
+
+/** Splits `ref#attr.path` and locks the reference with `nix flake metadata`. */
+export async function lockFlake(refWithFragment: string, options: LockOptions): Promise<ResolvedInput & { kind: 'flake' }> {
+  const hash = refWithFragment.indexOf('#');
+  const ref = hash === -1 ? refWithFragment : refWithFragment.slice(0, hash);
+  const attrPath = parseAttrPath(hash === -1 ? '' : refWithFragment.slice(hash + 1));
+  if (!Array.isArray(attrPath)) throw new NixCommandError(`bad flake reference '${refWithFragment}': ${attrPath.error}`);
+  if (ref === '') throw new NixCommandError(`bad flake reference '${refWithFragment}': no flake before '#'`);
+
+  const args = [...FLAKE_FEATURES, 'flake', 'metadata', '--json'];
+  for (const [key, value] of options.nixOptions) args.push('--option', key, value);
+  for (const [name, to] of options.overrideInputs) args.push('--override-input', name, to);
+  args.push(ref);
+  let metadata: FlakeMetadata;
+  try {
+    metadata = JSON.parse(await runNix('nix', args, { cwd: options.cwd })) as FlakeMetadata;
+  } catch (error) {
+    if (error instanceof NixCommandError) throw new NixCommandError(`cannot lock flake '${ref}': ${error.message}`);
+    throw error;
+  }
+  if (options.overrideInputs.length === 0) return { kind: 'flake', lockedUrl: metadata.url, attrPath };
+  // getFlake reads the flake's own lock file, which knows nothing of the
+  // overrides: hand the workers the overridden lock itself.
+  return {
+    kind: 'flake',
+    lockedUrl: metadata.url,
+    attrPath,
+    overriddenLock: JSON.stringify({ root: metadata.locked, locks: metadata.locks }),
+  };
+}
