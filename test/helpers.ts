@@ -1,0 +1,114 @@
+/**
+ * Shared test helpers: running the built CLI, running the library, and the
+ * oracle, which asks Nix itself (nix-instantiate, nix show-derivation) what
+ * each derivation is, independently of evix's evaluator.
+ */
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import PQueue from 'p-queue';
+import { expect } from 'vitest';
+import type { EvalConfig } from '../src/config.js';
+import { DEFAULT_MAX_MEMORY_MIB } from '../src/config.js';
+import { evaluate, type EvaluateOptions } from '../src/evaluate.js';
+import { isDerivationEvent, isErrorEvent, type DerivationEvent, type EvalEvent } from '../src/events.js';
+import { nixString } from '../src/nix/syntax.js';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const FIXTURES = `${ROOT}test/fixtures`;
+export const CLI = `${ROOT}dist/cli/main.js`;
+const FLAKES = ['--extra-experimental-features', 'nix-command flakes'];
+
+export interface CliRun {
+  events: EvalEvent[];
+  stdout: string;
+  stderr: string;
+  exitCode: number | undefined;
+}
+
+export async function runCli(args: string[], options: { cwd?: string } = {}): Promise<CliRun> {
+  const result = await execa(process.execPath, [CLI, ...args], { cwd: options.cwd ?? ROOT, reject: false });
+  const events = result.stdout
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as EvalEvent);
+  return { events, stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode };
+}
+
+export function config(input: EvalConfig['input'], overrides: Partial<EvalConfig> = {}): EvalConfig {
+  return {
+    input,
+    autoArgs: [],
+    includePaths: [],
+    nixOptions: [],
+    overrideInputs: [],
+    impure: false,
+    forceRecurse: false,
+    meta: false,
+    showInputDrvs: false,
+    showTrace: false,
+    maxMemoryMiB: DEFAULT_MAX_MEMORY_MIB,
+    workdir: ROOT,
+    ...overrides,
+  };
+}
+
+/** Runs the library and collects every event. */
+export async function collect(
+  cfg: EvalConfig,
+  workers = 1,
+  options: Partial<EvaluateOptions> = {},
+): Promise<{ events: EvalEvent[]; fatal: string | undefined }> {
+  const events: EvalEvent[] = [];
+  const result = await evaluate(cfg, { workers, onEvent: (e) => events.push(e), ...options });
+  return { events, fatal: result.fatal };
+}
+
+export const derivations = (events: EvalEvent[]) => events.filter(isDerivationEvent);
+export const errors = (events: EvalEvent[]) => events.filter(isErrorEvent);
+export const byAttr = <T extends { attr: string }>(events: T[]) => new Map(events.map((e) => [e.attr, e]));
+
+/** Derivations keyed by attr, as sorted `attr drvPath` lines: the identity of a run's result. */
+export function derivationSet(events: EvalEvent[]): string[] {
+  return derivations(events)
+    .map((d) => `${d.attr} ${d.drvPath} ${JSON.stringify(d.outputs)}`)
+    .sort();
+}
+
+interface NixDerivation {
+  outputs: Record<string, { path: string }>;
+  platform?: string;
+  system?: string;
+  env: Record<string, string>;
+}
+
+/**
+ * Checks each derivation event against Nix: `nix-instantiate` of the same
+ * attribute of `rootExpr` must give the same .drv, and `nix show-derivation`
+ * of it the same outputs, system and name.
+ */
+export async function expectMatchesNix(rootExpr: string, drvs: DerivationEvent[], cwd = ROOT, extraArgs: string[] = []): Promise<void> {
+  expect(drvs.length).toBeGreaterThan(0);
+  const queue = new PQueue({ concurrency: 4 });
+  const instantiated = await Promise.all(
+    drvs.map((d) =>
+      queue.add(async () => {
+        const select = d.attrPath.map((n) => `.${nixString(n)}`).join('');
+        const { stdout } = await execa('nix-instantiate', [...extraArgs, '--expr', `let root = ${rootExpr}; in root${select}`], { cwd });
+        return stdout.trim();
+      }),
+    ),
+  );
+  expect(drvs.map((d) => d.drvPath)).toEqual(instantiated);
+  const { stdout } = await execa('nix', [...FLAKES, 'show-derivation', ...instantiated]);
+  const shown = JSON.parse(stdout) as Record<string, NixDerivation>;
+  for (const d of drvs) {
+    const nix = shown[d.drvPath]!;
+    const outputs = Object.fromEntries(Object.entries(nix.outputs).map(([name, o]) => [name, o.path]));
+    expect({ attr: d.attr, outputs: d.outputs, system: d.system, name: d.name }).toEqual({
+      attr: d.attr,
+      outputs,
+      system: nix.platform ?? nix.system,
+      name: nix.env.name,
+    });
+  }
+}
