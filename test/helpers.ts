@@ -29,7 +29,7 @@ export async function runCli(args: string[], options: { cwd?: string } = {}): Pr
   const result = await execa(process.execPath, [CLI, ...args], { cwd: options.cwd ?? ROOT, reject: false });
   const events = result.stdout
     .split('\n')
-    .filter((l) => l !== '')
+    .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as EvalEvent);
   return { events, stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode };
 }
@@ -52,14 +52,22 @@ export function config(input: EvalConfig['input'], overrides: Partial<EvalConfig
   };
 }
 
-/** Runs the library and collects every event. */
+/** Runs the library and collects every event (options.onEvent sees each one too). */
 export async function collect(
   cfg: EvalConfig,
   workers = 1,
   options: Partial<EvaluateOptions> = {},
 ): Promise<{ events: EvalEvent[]; fatal: string | undefined }> {
   const events: EvalEvent[] = [];
-  const result = await evaluate(cfg, { workers, onEvent: (e) => events.push(e), ...options });
+  const also = options.onEvent;
+  const result = await evaluate(cfg, {
+    ...options,
+    workers,
+    onEvent: (e) => {
+      events.push(e);
+      also?.(e);
+    },
+  });
   return { events, fatal: result.fatal };
 }
 
@@ -81,23 +89,36 @@ interface NixDerivation {
   env: Record<string, string>;
 }
 
+/** Nix's own drvPath for a derivation event. */
+export type Instantiate = (d: DerivationEvent) => Promise<string>;
+
+/** `nix-instantiate --expr` of the event's attribute under `rootExpr`. */
+export function viaNixInstantiate(rootExpr: string, cwd = ROOT): Instantiate {
+  return async (d) => {
+    const select = d.attrPath.map((n) => `.${nixString(n)}`).join('');
+    const { stdout } = await execa('nix-instantiate', ['--expr', `let root = ${rootExpr}; in root${select}`], { cwd });
+    return stdout.trim();
+  };
+}
+
+/** `nix eval --raw FLAKE#attr.drvPath` (with extra flags such as --override-input). */
+export function viaNixEval(flakeAttr: string, extraArgs: string[] = []): Instantiate {
+  return async (d) => {
+    const attr = [flakeAttr, ...d.attrPath.map((n) => `"${n}"`), 'drvPath'].join('.');
+    const { stdout } = await execa('nix', [...FLAKES, 'eval', '--raw', ...extraArgs, attr]);
+    return stdout.trim();
+  };
+}
+
 /**
- * Checks each derivation event against Nix: `nix-instantiate` of the same
- * attribute of `rootExpr` must give the same .drv, and `nix show-derivation`
- * of it the same outputs, system and name.
+ * Checks each derivation event against Nix: Nix's own instantiation of the
+ * same attribute must give the same .drv, and `nix show-derivation` of it the
+ * same outputs, system and name.
  */
-export async function expectMatchesNix(rootExpr: string, drvs: DerivationEvent[], cwd = ROOT, extraArgs: string[] = []): Promise<void> {
+export async function expectMatchesNix(instantiate: Instantiate, drvs: DerivationEvent[]): Promise<void> {
   expect(drvs.length).toBeGreaterThan(0);
   const queue = new PQueue({ concurrency: 4 });
-  const instantiated = await Promise.all(
-    drvs.map((d) =>
-      queue.add(async () => {
-        const select = d.attrPath.map((n) => `.${nixString(n)}`).join('');
-        const { stdout } = await execa('nix-instantiate', [...extraArgs, '--expr', `let root = ${rootExpr}; in root${select}`], { cwd });
-        return stdout.trim();
-      }),
-    ),
-  );
+  const instantiated = await Promise.all(drvs.map((d) => queue.add(() => instantiate(d))));
   expect(drvs.map((d) => d.drvPath)).toEqual(instantiated);
   const { stdout } = await execa('nix', [...FLAKES, 'show-derivation', ...instantiated]);
   const shown = JSON.parse(stdout) as Record<string, NixDerivation>;

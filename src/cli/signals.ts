@@ -8,8 +8,8 @@ export async function runWithSignals<T>(run: (signal: AbortSignal) => Promise<T>
     process.exitCode = name === 'SIGINT' ? 130 : 143;
     controller.abort(name);
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     return await run(controller.signal);
   } finally {

@@ -1,7 +1,7 @@
 /** `evix eval` of the main fixture with real Nix, checked against Nix itself. */
 import { describe, expect, test } from 'vitest';
 import { isAttrsetEvent, type EvalEvent } from '../../src/events.js';
-import { FIXTURES, byAttr, collect, config, derivationSet, derivations, errors, expectMatchesNix } from '../helpers.js';
+import { FIXTURES, byAttr, collect, config, derivationSet, derivations, errors, expectMatchesNix, viaNixInstantiate } from '../helpers.js';
 
 const JOBS = `${FIXTURES}/jobs.nix`;
 const jobsInput = { kind: 'file', path: JOBS } as const;
@@ -16,7 +16,7 @@ describe('the main fixture', async () => {
   });
 
   test('every derivation matches nix-instantiate and nix show-derivation', async () => {
-    await expectMatchesNix(`import ${JOBS} { }`, derivations(events));
+    await expectMatchesNix(viaNixInstantiate(`import ${JOBS} { }`), derivations(events));
   });
 
   test('walks the root, recursed sets only, and nothing else', () => {
@@ -107,7 +107,7 @@ describe('recursion and workers', () => {
     const { events } = await collect(config(jobsInput, { forceRecurse: true }), 2);
     const names = derivations(events).map((d) => d.attr);
     expect(names).toEqual(expect.arrayContaining(['notRecursed.hidden', 'nested.notRecursed.hidden', 'explicitlyOff.hidden']));
-    await expectMatchesNix(`import ${JOBS} { }`, derivations(events).filter((d) => d.attr.includes('hidden')));
+    await expectMatchesNix(viaNixInstantiate(`import ${JOBS} { }`), derivations(events).filter((d) => d.attr.includes('hidden')));
   });
 
   test('1, 2 and 4 workers find the same derivations and errors', async () => {
@@ -132,7 +132,7 @@ describe('function roots', () => {
     );
     const hello = byAttr(derivations(events)).get('hello')!;
     expect(hello.system).toBe('riscv64-linux');
-    await expectMatchesNix(`import ${JOBS} { system = "riscv64-linux"; label = "from-arg"; }`, [hello]);
+    await expectMatchesNix(viaNixInstantiate(`import ${JOBS} { system = "riscv64-linux"; label = "from-arg"; }`), [hello]);
     const plain = byAttr(derivations((await collect(config(jobsInput))).events)).get('hello')!;
     expect(plain.drvPath).not.toBe(hello.drvPath);
   });
@@ -141,6 +141,6 @@ describe('function roots', () => {
     const expr = '# a comment\nlet jobs = import ./jobs.nix { };\nin { inherit (jobs) hello; } # trailing';
     const { events } = await collect(config({ kind: 'expr', expr }, { workdir: FIXTURES }));
     expect(derivations(events).map((d) => d.attr)).toEqual(['hello']);
-    await expectMatchesNix(`import ${JOBS} { }`, derivations(events));
+    await expectMatchesNix(viaNixInstantiate(`import ${JOBS} { }`), derivations(events));
   });
 });

@@ -1,0 +1,94 @@
+/** The command line as a user meets it: exit statuses, one-line errors, signals, GC roots. */
+import { existsSync } from 'node:fs';
+import { mkdtemp, readlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { expect, test } from 'vitest';
+import { CLI, FIXTURES, derivations, runCli } from '../helpers.js';
+
+const JOBS = `${FIXTURES}/jobs.nix`;
+
+function expectOneLineError(run: { stderr: string; exitCode: number | undefined }, status: number, pattern: RegExp): void {
+  expect(run.exitCode).toBe(status);
+  const lines = run.stderr.trim().split('\n');
+  expect(lines, run.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^evix: /);
+  expect(lines[0]).toMatch(pattern);
+}
+
+test('a complete run with attribute errors exits 0 and prints only JSON on stdout', async () => {
+  const run = await runCli(['eval', '--file', JOBS, '--workers', '2']);
+  expect(run.exitCode).toBe(0);
+  expect(derivations(run.events).length).toBeGreaterThan(10);
+  expect(run.events.some((e) => 'error' in e)).toBe(true);
+});
+
+test('usage errors exit 2 with one line', async () => {
+  expectOneLineError(await runCli(['eval']), 2, /exactly one of --file, --expr or --flake/);
+  expectOneLineError(await runCli(['eval', '--file', JOBS, '--expr', '{}']), 2, /exactly one/);
+  expectOneLineError(await runCli(['eval', '--expr', '{}', '--workers', 'two']), 2, /--workers/);
+  expectOneLineError(await runCli(['eval', '--expr', '{}', '--arg', 'x']), 2, /--arg' needs 2 values/);
+  expectOneLineError(await runCli(['eval', '--expr', '{}', '--frobnicate']), 2, /unknown option/);
+  expectOneLineError(await runCli(['eval', '--file', JOBS, '--override-input', 'a', 'b']), 2, /--override-input needs --flake/);
+});
+
+test('bad input exits 1 with one line and no stack trace', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'evix-cli-'));
+  await writeFile(join(dir, 'syntax.nix'), '{ a = ; }\n');
+  expectOneLineError(await runCli(['eval', '--file', join(dir, 'absent.nix')]), 1, /file not found/);
+  const syntax = await runCli(['eval', '--file', join(dir, 'syntax.nix')]);
+  expectOneLineError(syntax, 1, /syntax error, unexpected ';' \(at .*syntax\.nix:1:7\)/);
+  expect(syntax.events).toEqual([{ attr: '', attrPath: [], error: expect.stringMatching(/syntax error/), fatal: true }]);
+  expectOneLineError(await runCli(['eval', '--expr', '{ a = 1;']), 1, /--expr: syntax error/);
+  expectOneLineError(await runCli(['eval', '--file', JOBS, '--arg', 'label', '1 +']), 1, /--arg label: syntax error/);
+  expectOneLineError(await runCli(['eval', '--expr', 'throw "no root"']), 1, /no root/);
+});
+
+test('--help explains every flag', async () => {
+  const run = await runCli(['eval', '--help']);
+  expect(run.exitCode).toBe(0);
+  for (const flag of ['--file', '--expr', '--flake', '--arg', '--argstr', '--include', '--option', '--override-input', '--impure', '--workers', '--max-memory', '--max-memory-size', '--force-recurse', '--meta', '--show-input-drvs', '--gc-roots-dir', '--show-trace', '--verbose', '--quiet']) {
+    expect(run.stdout).toContain(flag);
+  }
+});
+
+test.each([
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const)('%s stops the run, keeps what was printed and leaves no nix process', async (signal, status) => {
+  const child = execa(process.execPath, [CLI, 'eval', '--file', `${FIXTURES}/wide.nix`, '--arg', 'count', '100000', '--workers', '2'], { reject: false, buffer: { stdout: true } });
+  let stdout = '';
+  await new Promise<void>((resolve) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (stdout.split('\n').length > 20) resolve();
+    });
+  });
+  const { stdout: pids } = await execa('pgrep', ['-P', String(child.pid)], { reject: false });
+  const nixChildren = pids.split('\n').filter((p) => p !== '').map(Number);
+  expect(nixChildren.length).toBe(2);
+  child.kill(signal);
+  const result = await child;
+  expect(result.exitCode).toBe(status);
+  for (const line of result.stdout.split('\n').filter((l) => l !== '')) expect(() => JSON.parse(line) as unknown).not.toThrow();
+  for (const pid of nixChildren) expect(existsSync(`/proc/${pid}`), `nix child ${pid} survived`).toBe(false);
+});
+
+test('--gc-roots-dir roots every derivation against a real garbage collection', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'evix-roots-'));
+  const unique = `gc-${process.pid}-${Date.now()}`;
+  const expr = `{ kept = derivation { name = "${unique}-kept"; system = "x86_64-linux"; builder = "/bin/sh"; }; }`;
+  const run = await runCli(['eval', '--expr', expr, '--gc-roots-dir', join(dir, 'roots')]);
+  expect(run.exitCode).toBe(0);
+  const [kept] = derivations(run.events);
+  expect(await readlink(join(dir, 'roots', kept!.drvPath.slice('/nix/store/'.length)))).toBe(kept!.drvPath);
+  // The control: the same kind of .drv without a root is collected.
+  const { stdout: loose } = await execa('nix-instantiate', ['--expr', `derivation { name = "${unique}-loose"; system = "x86_64-linux"; builder = "/bin/sh"; }`]);
+  await execa('nix-store', ['--delete', loose.trim()]);
+  expect(existsSync(loose.trim())).toBe(false);
+  const refused = await execa('nix-store', ['--delete', kept!.drvPath], { reject: false });
+  expect(refused.exitCode).not.toBe(0);
+  expect(refused.stderr).toMatch(/still alive/);
+  expect(existsSync(kept!.drvPath)).toBe(true);
+});

@@ -1,0 +1,50 @@
+/** Workers lose their nix child or pass the memory limit: nothing is lost. */
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { expect, test } from 'vitest';
+import type { LocalWorker } from '../../src/worker/local-worker.js';
+import { FIXTURES, collect, config, derivationSet, derivations, errors } from '../helpers.js';
+
+const wide = (count: number) =>
+  config({ kind: 'file', path: `${FIXTURES}/wide.nix` }, { autoArgs: [{ name: 'count', kind: 'expr', value: String(count) }] });
+
+test('a nix child killed with SIGKILL mid-run loses no attribute', async () => {
+  const reference = await collect(wide(300), 1);
+  let workers: readonly LocalWorker[] = [];
+  let seen = 0;
+  const killed: number[] = [];
+  const run = await collect(wide(300), 2, {
+    onWorkers: (w) => (workers = w),
+    onEvent: () => {
+      seen++;
+      if (seen !== 40 && seen !== 150) return;
+      const pid = workers[seen === 40 ? 0 : 1]?.childPid;
+      if (pid === undefined) return;
+      process.kill(pid, 'SIGKILL');
+      killed.push(pid);
+    },
+  });
+  expect(killed).toHaveLength(2);
+  expect(run.fatal).toBeUndefined();
+  expect(errors(run.events)).toEqual([]);
+  expect(derivations(run.events)).toHaveLength(300);
+  expect(derivationSet(run.events)).toEqual(derivationSet(reference.events));
+});
+
+test('a tiny --max-memory restarts the evaluator and the output is still complete', async () => {
+  const messages: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      messages.push((JSON.parse(chunk.toString()) as { msg: string }).msg);
+      done();
+    },
+  });
+  const log = pino({ level: 'debug' }, sink);
+  const reference = await collect(wide(40), 1);
+  const run = await collect({ ...wide(40), maxMemoryMiB: 1 }, 2, { log });
+  const restarts = messages.filter((m) => m.includes('passed the memory limit')).length;
+  expect(restarts).toBeGreaterThanOrEqual(40);
+  expect(run.fatal).toBeUndefined();
+  expect(errors(run.events)).toEqual([]);
+  expect(derivationSet(run.events)).toEqual(derivationSet(reference.events));
+});
