@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { DEFAULT_MAX_MEMORY_MIB, type AutoArg, type EvalConfig, type EvalInput } from '../config.js';
 import { evaluate } from '../evaluate.js';
 import { createLogger, type LogLevel } from '../log.js';
-import { ndjsonSink } from '../sinks/ndjson.js';
+import { NdjsonSink } from '../sinks/ndjson.js';
 import { UsageError, splitOptionValue } from './argv.js';
 import { reportRun } from './report.js';
 import { runWithSignals } from './signals.js';
@@ -66,11 +66,15 @@ export function evalCommand(): Command {
       const config = configFromFlags(flags, process.cwd());
       const workers = positiveInteger('--workers', flags.workers, 1);
       const log = createLogger(logLevel(flags));
-      const out = ndjsonSink(process.stdout);
-      const result = await runWithSignals((signal) =>
-        evaluate(config, { workers, onEvent: out, log, signal, ...(flags.gcRootsDir ? { gcRootsDir: flags.gcRootsDir } : {}) }),
-      );
-      reportRun(result);
+      const out = new NdjsonSink(process.stdout);
+      try {
+        const result = await runWithSignals((signal) =>
+          evaluate(config, { workers, onEvent: out.write, log, signal, ...(flags.gcRootsDir ? { gcRootsDir: flags.gcRootsDir } : {}) }),
+        );
+        reportRun(result);
+      } finally {
+        out.flush();
+      }
     });
 }
 

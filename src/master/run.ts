@@ -61,8 +61,10 @@ export async function runEvaluation(options: RunOptions): Promise<RunResult> {
   }
   for (const worker of active) scheduler.addWorker(worker.id, worker.systems);
 
+  const failed = new Set<Worker>();
+  // One loop per slot: a worker with capacity n holds up to n items at once.
   const loop = async (worker: Worker): Promise<void> => {
-    while (!scheduler.done && !signal?.aborted) {
+    while (!scheduler.done && !signal?.aborted && !failed.has(worker)) {
       const item = scheduler.next(worker.id);
       if (!item) {
         await change.wait();
@@ -72,13 +74,14 @@ export async function runEvaluation(options: RunOptions): Promise<RunResult> {
       try {
         result = await worker.evaluate(item.path);
       } catch (error) {
-        if (signal?.aborted) return;
-        log.warn({ worker: worker.id, err: (error as Error).message }, 'worker failed; its item goes back on the queue');
+        if (signal?.aborted || failed.has(worker)) return;
+        failed.add(worker);
+        log.warn({ worker: worker.id, err: (error as Error).message }, 'worker failed; its items go back on the queue');
         scheduler.removeWorker(worker.id);
         change.notify();
         return;
       }
-      const outcome = scheduler.complete(worker.id, result);
+      const outcome = scheduler.complete(worker.id, item, result);
       if (outcome.kind === 'event') onEvent(outcome.event);
       else if (outcome.kind === 'fatal' && outcome.event) onEvent(outcome.event);
       change.notify();
@@ -86,7 +89,7 @@ export async function runEvaluation(options: RunOptions): Promise<RunResult> {
   };
 
   try {
-    await Promise.all(active.map(loop));
+    await Promise.all(active.flatMap((worker) => Array.from({ length: worker.capacity }, () => loop(worker))));
   } finally {
     signal?.removeEventListener('abort', stop);
     await Promise.all(active.map((w) => w.close().catch(() => {})));

@@ -3,7 +3,8 @@
  * No I/O and no clocks; the pool drives it and the tests drive it directly.
  *
  * - The root path is seeded; an attrset result enqueues its children.
- * - A worker takes the first queued item it has not rejected.
+ * - A worker takes the first queued item it has not rejected; it may hold
+ *   several at once (its evaluator pipelines them).
  * - A derivation for a system the worker does not own is a rejection: the
  *   item records the worker and goes back on the queue; when every worker
  *   has rejected it the run fails with a fatal error.
@@ -40,7 +41,8 @@ export type Outcome =
 
 export class Scheduler {
   readonly #queue: WorkItem[] = [];
-  readonly #busy = new Map<string, WorkItem>();
+  readonly #busy = new Map<string, Set<WorkItem>>();
+  #busyCount = 0;
   readonly #workers = new Map<string, OwnedSystems>();
   #fatal: string | undefined;
   #completed = 0;
@@ -71,19 +73,22 @@ export class Scheduler {
 
   /** The next item for `workerId`, now busy; undefined when none is eligible. */
   next(workerId: string): WorkItem | undefined {
-    if (this.#fatal !== undefined || this.#busy.has(workerId)) return undefined;
-    const at = this.#queue.findIndex((item) => !item.rejectedBy.has(workerId));
+    if (this.#fatal !== undefined || !this.#workers.has(workerId)) return undefined;
+    const head = this.#queue[0];
+    const at = head && !head.rejectedBy.has(workerId) ? 0 : this.#queue.findIndex((item) => !item.rejectedBy.has(workerId));
     if (at === -1) return undefined;
-    const [item] = this.#queue.splice(at, 1);
-    this.#busy.set(workerId, item!);
+    const item = at === 0 ? this.#queue.shift()! : this.#queue.splice(at, 1)[0]!;
+    let held = this.#busy.get(workerId);
+    if (!held) this.#busy.set(workerId, (held = new Set()));
+    held.add(item);
+    this.#busyCount++;
     return item;
   }
 
-  /** A worker answered its item. */
-  complete(workerId: string, result: WorkResult): Outcome {
-    const item = this.#busy.get(workerId);
-    if (!item) throw new Error(`worker ${workerId} completed without an item`);
-    this.#busy.delete(workerId);
+  /** A worker answered `item`. */
+  complete(workerId: string, item: WorkItem, result: WorkResult): Outcome {
+    if (!this.#busy.get(workerId)?.delete(item)) throw new Error(`worker ${workerId} completed an item it does not hold`);
+    this.#busyCount--;
     if (isDerivationEvent(result) && !owns(this.#workers.get(workerId), result.system)) {
       item.rejectedBy.add(workerId);
       item.system = result.system;
@@ -103,13 +108,15 @@ export class Scheduler {
     return { kind: 'event', event: result };
   }
 
-  /** A worker could not answer its item (it died, lost its connection): retry elsewhere. */
-  fail(workerId: string): void {
-    this.#requeueBusy(workerId);
+  /** A worker could not answer `item` (it died, lost its connection): retry elsewhere. */
+  fail(workerId: string, item: WorkItem): void {
+    if (!this.#busy.get(workerId)?.delete(item)) return;
+    this.#busyCount--;
+    this.#queue.unshift(item);
   }
 
   get done(): boolean {
-    return this.#fatal !== undefined || (this.#queue.length === 0 && this.#busy.size === 0);
+    return this.#fatal !== undefined || (this.#queue.length === 0 && this.#busyCount === 0);
   }
 
   get fatal(): string | undefined {
@@ -117,14 +124,14 @@ export class Scheduler {
   }
 
   get stats(): { queued: number; busy: number; completed: number; workers: number } {
-    return { queued: this.#queue.length, busy: this.#busy.size, completed: this.#completed, workers: this.#workers.size };
+    return { queued: this.#queue.length, busy: this.#busyCount, completed: this.#completed, workers: this.#workers.size };
   }
 
   #requeueBusy(workerId: string): void {
-    const item = this.#busy.get(workerId);
-    if (!item) return;
+    const held = [...(this.#busy.get(workerId) ?? [])];
     this.#busy.delete(workerId);
-    this.#queue.unshift(item);
+    this.#busyCount -= held.length;
+    this.#queue.unshift(...held);
   }
 
   /** The fatal message when every current worker has rejected `item`. */

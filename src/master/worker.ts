@@ -13,6 +13,8 @@ export interface Worker {
   readonly id: string;
   /** Systems whose derivations this worker may produce; undefined for any. */
   readonly systems: OwnedSystems;
+  /** Items it may hold at once; evaluate() is called up to this many times concurrently. */
+  readonly capacity: number;
   /** Prepares the worker for `config`. Rejects when the evaluation cannot be set up at all. */
   setup(config: WorkerConfig): Promise<void>;
   /**

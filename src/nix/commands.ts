@@ -2,7 +2,6 @@
  * One-shot Nix commands the master runs before the walk: locking a flake and
  * checking that expressions parse. Failures come back as one-line messages.
  */
-import { execa } from 'execa';
 
 export const FLAKE_FEATURES = ['--extra-experimental-features', 'nix-command flakes'];
 
@@ -16,6 +15,9 @@ export class NixCommandError extends Error {
 
 /** Runs a Nix command; resolves its stdout or throws NixCommandError with Nix's error line. */
 export async function runNix(command: string, args: string[], options: { cwd: string; input?: string }): Promise<string> {
+  // Loaded on first use: a --file run never needs it, and its import is a
+  // tenth of a second of start-up.
+  const { execa } = await import('execa');
   const result = await execa(command, args, { cwd: options.cwd, reject: false, input: options.input, stripFinalNewline: false });
   if (result.exitCode === 0) return result.stdout;
   if (result.failed && result.exitCode === undefined) throw new NixCommandError(`cannot run ${command}: ${result.shortMessage}`);

@@ -7,9 +7,15 @@
  * The child is replaced when its resident memory passes the limit after an
  * item (Nix only frees memory by exiting; the child runs with GC_DONT_GC=1 as
  * nix-eval-jobs' workers do, which trades memory for speed) and when it dies.
- * An item whose child died is tried once more on a fresh child, so a child
- * killed from outside loses nothing; if that child dies too, the attribute
- * itself kills Nix (a stack overflow, say) and becomes an error event.
+ * An item whose child died while evaluating it is tried once more on a
+ * fresh child, so a child killed from outside loses nothing; if that child
+ * dies too, the attribute itself kills Nix (a stack overflow, say) and
+ * becomes an error event. Items queued behind it are simply sent again.
+ *
+ * Requests are pipelined: evaluate() may be called again before earlier
+ * calls resolve, and the repl works through them in order. This hides the
+ * round trip between the processes, which otherwise costs more than
+ * evaluating a small attribute.
  */
 import { readFile } from 'node:fs/promises';
 import type { WorkerConfig } from '../config.js';
@@ -17,10 +23,9 @@ import type { WorkResult } from '../events.js';
 import type { Logger } from '../log.js';
 import { formatAttrPath, type AttrPath } from '../nix/syntax.js';
 import { parseInputDrvs } from './derivation-file.js';
-import { residentMiB } from './memory.js';
 import { NixRepl, ReplExitedError } from './nix-repl.js';
 import { describeRequest, setupLines } from './nix-helpers.js';
-import { parsePrintedString, splitStderr, type ReplResponse } from './repl-framer.js';
+import { parsePrintedString, splitOutput, type ReplResponse } from './repl-framer.js';
 
 /** The evaluation could not be set up (bad --arg, unreadable input...): fatal for the run. */
 export class SetupError extends Error {
@@ -55,6 +60,8 @@ export class Evaluator {
   #repl: NixRepl | undefined;
   #starting: Promise<NixRepl> | undefined;
   #closed = false;
+  #retiring: Promise<void> | undefined;
+  #retired: NixRepl | undefined;
 
   constructor(config: WorkerConfig, log: Logger) {
     this.#config = config;
@@ -67,21 +74,21 @@ export class Evaluator {
   }
 
   async evaluate(path: AttrPath): Promise<EvaluateOutcome> {
-    let response: ReplResponse;
-    try {
-      response = await this.#request(path);
-    } catch (error) {
-      if (!(error instanceof ReplExitedError)) throw error;
-      this.#log.warn({ attr: formatAttrPath(path), reason: error.detail }, 'nix evaluator died; retrying on a fresh one');
+    let response: ReplResponse | undefined;
+    let crashed = false;
+    while (response === undefined) {
       try {
         response = await this.#request(path);
-      } catch (again) {
-        if (!(again instanceof ReplExitedError)) throw again;
-        return { result: errorEvent(path, `nix evaluator crashed: ${again.detail}`), restarted: true };
+      } catch (error) {
+        if (!(error instanceof ReplExitedError)) throw error;
+        if (!error.wasRunning) continue;
+        if (crashed) return { result: errorEvent(path, `nix evaluator crashed: ${error.detail}`), restarted: true };
+        crashed = true;
+        this.#log.warn({ attr: formatAttrPath(path), reason: error.detail }, 'nix evaluator died; retrying on a fresh one');
       }
     }
     const result = await this.#toResult(path, response);
-    return { result, restarted: await this.#recycleIfLarge() };
+    return { result, restarted: this.#recycleIfLarge() };
   }
 
   /** The pid of the current child, if one runs (tests kill it to prove recovery). */
@@ -94,7 +101,7 @@ export class Evaluator {
     const repl = this.#repl ?? (await this.#starting?.catch(() => undefined));
     this.#repl = undefined;
     this.#starting = undefined;
-    await repl?.close();
+    await Promise.all([repl?.close(), this.#retired?.close()]);
   }
 
   async #request(path: AttrPath): Promise<ReplResponse> {
@@ -113,12 +120,15 @@ export class Evaluator {
   }
 
   async #spawn(): Promise<NixRepl> {
+    // A child being retired for its memory finishes its queue first, so two
+    // large children never live at once.
+    await this.#retiring;
     const config = this.#config;
     const repl = new NixRepl({ args: replArgs(config), cwd: config.workdir, env: { GC_DONT_GC: '1' } });
     const lines = setupLines(config.input, config.autoArgs, { meta: config.meta, forceRecurse: config.forceRecurse });
     try {
       for (const line of lines) {
-        const { error } = splitStderr((await repl.request(line)).stderr);
+        const { error } = splitOutput((await repl.request(line)).text);
         if (error !== undefined) throw new SetupError(firstLine(error));
       }
     } catch (error) {
@@ -132,7 +142,7 @@ export class Evaluator {
   }
 
   async #toResult(path: AttrPath, response: ReplResponse): Promise<WorkResult> {
-    const { error, log } = splitStderr(response.stderr);
+    const { error, log } = splitOutput(response.text);
     for (const line of log) this.#log.info({ attr: formatAttrPath(path) }, line);
     if (error !== undefined) return errorEvent(path, error);
     const json = response.value === undefined ? undefined : parsePrintedString(response.value);
@@ -163,15 +173,14 @@ export class Evaluator {
     return event;
   }
 
-  async #recycleIfLarge(): Promise<boolean> {
+  #recycleIfLarge(): boolean {
     const repl = this.#repl;
-    const pid = repl?.pid;
-    if (!repl || pid === undefined) return false;
-    const rss = await residentMiB(pid);
-    if (rss === undefined || rss <= this.#config.maxMemoryMiB) return false;
-    this.#log.debug({ pid, rssMiB: Math.round(rss) }, 'nix evaluator passed the memory limit; restarting');
+    const rss = repl?.residentMiB();
+    if (!repl || rss === undefined || rss <= this.#config.maxMemoryMiB) return false;
+    this.#log.debug({ pid: repl.pid, rssMiB: Math.round(rss) }, 'nix evaluator passed the memory limit; restarting');
     this.#repl = undefined;
-    await repl.close();
+    this.#retired = repl;
+    this.#retiring = repl.idle().then(() => repl.close());
     return true;
   }
 }

@@ -10,6 +10,8 @@ export class LocalWorker implements Worker {
   readonly id: string;
   /** Local workers evaluate every system. */
   readonly systems = undefined;
+  /** Requests pipelined into the evaluator; enough to hide the round trip. */
+  readonly capacity = 4;
   readonly #log: Logger;
   #evaluator: Evaluator | undefined;
 

@@ -97,6 +97,7 @@ export function setupLines(input: ResolvedInput, autoArgs: readonly AutoArg[], o
     `__evixOpts = { meta = ${opts.meta}; forceRecurse = ${opts.forceRecurse}; }`,
     `__evixArgs = { ${args} }`,
     `__evixRoot = ${rootExpression(input)}`,
+    `_e = path: builtins.toJSON (__evix.describe __evixOpts __evixRoot path)`,
   ];
 }
 
@@ -122,9 +123,13 @@ function rootExpression(input: ResolvedInput): string {
   }
 }
 
-/** The request for one attribute path: its description as a JSON string. */
+/**
+ * The request for one attribute path: its description as a JSON string.
+ * As short as Nix's grammar allows (`_e["a""b"]`), since the repl pays for
+ * every byte of input (see ReplFramer).
+ */
 export function describeRequest(path: AttrPath): string {
-  return `builtins.toJSON (__evix.describe __evixOpts __evixRoot ${nixStringList(path)})`;
+  return `_e[${path.map(nixString).join('')}]`;
 }
 
 

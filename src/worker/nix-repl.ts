@@ -1,8 +1,17 @@
 /**
- * One `nix repl` child fed over pipes: write a request line, get its framed
- * response. Knows nothing of attribute paths; see ReplFramer for the framing.
+ * One `nix repl` child fed over pipes: write request lines, get their framed
+ * responses in order. Requests may be pipelined; the repl answers them one
+ * after another. Knows nothing of attribute paths; see ReplFramer for the
+ * framing.
+ *
+ * Spawned with node:child_process rather than execa: this is the hot path of
+ * every worker process and needs nothing but three pipes, and importing
+ * execa costs about 110 ms of start-up per process here. A child whose
+ * parent dies sees its stdin close and exits, so none is left behind.
  */
-import { execa, type ResultPromise } from 'execa';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import { ResidentMemory } from './memory.js';
 import { ReplFramer, markerRequest, type ReplResponse } from './repl-framer.js';
 
 export interface NixReplOptions {
@@ -12,14 +21,17 @@ export interface NixReplOptions {
   env?: Record<string, string>;
 }
 
-/** The child exited (crash, kill, OOM) while requests were outstanding. */
+/** The child exited (crash, kill, OOM) before answering a request. */
 export class ReplExitedError extends Error {
   readonly detail: string;
+  /** True for the request the child was evaluating; false for those queued behind it. */
+  readonly wasRunning: boolean;
 
-  constructor(detail: string) {
+  constructor(detail: string, wasRunning: boolean) {
     super(`nix evaluator exited: ${detail}`);
-    this.detail = detail;
     this.name = 'ReplExitedError';
+    this.detail = detail;
+    this.wasRunning = wasRunning;
   }
 }
 
@@ -29,41 +41,46 @@ interface Pending {
 }
 
 export class NixRepl {
-  readonly #child: ResultPromise<{ buffer: false; reject: false }>;
+  readonly #child: ChildProcessByStdio<Writable, Readable, null>;
   readonly #framer = new ReplFramer();
   readonly #pending = new Map<number, Pending>();
+  readonly #exited: Promise<void>;
   #nextId = 0;
-  #exit: ReplExitedError | undefined;
+  #exit: string | undefined;
+  #idle: Array<() => void> = [];
+  readonly #memory: ResidentMemory | undefined;
 
   constructor(options: NixReplOptions) {
-    this.#child = execa('nix', ['repl', ...options.args], {
+    // stderr joins stdout in one pipe so the two keep their order (see
+    // ReplFramer); `exec` leaves nix itself as the child, whose pid we watch.
+    this.#child = spawn('sh', ['-c', 'exec nix repl "$@" 2>&1', 'sh', ...options.args], {
       cwd: options.cwd,
-      env: options.env,
-      stdin: 'pipe',
-      stdout: 'pipe',
-      stderr: 'pipe',
-      buffer: false,
-      reject: false,
-      forceKillAfterDelay: 2000,
+      env: { ...process.env, ...options.env },
+      stdio: ['pipe', 'pipe', 'ignore'],
     });
     const child = this.#child;
+    this.#memory = child.pid === undefined ? undefined : new ResidentMemory(child.pid);
     child.stdout.setEncoding('utf8');
-    child.stderr.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => this.#settle(this.#framer.pushStdout(chunk)));
-    child.stderr.on('data', (chunk: string) => this.#settle(this.#framer.pushStderr(chunk)));
+    child.stdout.on('data', (chunk: string) => this.#settle(this.#framer.push(chunk)));
     // A write after the child died fails with EPIPE; the exit handler reports it.
     child.stdin.on('error', () => {});
-    void child.then((result) => {
-      const how = result.signal ? `killed by ${result.signal}` : `exit code ${result.exitCode ?? 'unknown'}`;
-      const said = lastError(this.#framer.unframedStderr);
-      this.#exit = new ReplExitedError(said ? `${how}: ${said}` : how);
-      for (const p of this.#pending.values()) p.reject(this.#exit);
-      this.#pending.clear();
+    this.#exited = new Promise((resolve) => {
+      child.on('error', (error) => this.#onExit(`cannot start nix: ${error.message}`, resolve));
+      child.on('exit', (code, signal) => {
+        const how = signal ? `killed by ${signal}` : code === 127 ? 'nix not found on PATH' : `exit code ${code ?? 'unknown'}`;
+        const said = lastError(this.#framer.unframedText);
+        this.#onExit(said ? `${how}: ${said}` : how, resolve);
+      });
     });
   }
 
   get pid(): number | undefined {
     return this.#child.pid;
+  }
+
+  /** The child's resident memory in MiB, undefined once it is gone. */
+  residentMiB(): number | undefined {
+    return this.#exit === undefined ? this.#memory?.mib() : undefined;
   }
 
   get exited(): boolean {
@@ -72,7 +89,7 @@ export class NixRepl {
 
   /** Sends one input line (it may hold newlines the repl reads as continuation). */
   request(line: string): Promise<ReplResponse> {
-    if (this.#exit) return Promise.reject(this.#exit);
+    if (this.#exit !== undefined) return Promise.reject(new ReplExitedError(this.#exit, false));
     const id = this.#nextId++;
     this.#framer.expect(id);
     const response = new Promise<ReplResponse>((resolve, reject) => this.#pending.set(id, { resolve, reject }));
@@ -80,12 +97,19 @@ export class NixRepl {
     return response;
   }
 
-  /** Ends the child and waits for it to be gone. */
+  /** Resolves once no request is outstanding. */
+  idle(): Promise<void> {
+    if (this.#pending.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /** Ends the child and waits for it to be gone; outstanding requests fail. */
   async close(): Promise<void> {
-    if (this.#exit) return;
-    this.#child.stdin.end();
-    this.#child.kill('SIGTERM');
-    await this.#child;
+    if (this.#exit === undefined) {
+      this.#child.stdin.end();
+      this.#child.kill('SIGTERM');
+    }
+    await this.#exited;
   }
 
   #settle(responses: ReplResponse[]): void {
@@ -94,11 +118,32 @@ export class NixRepl {
       this.#pending.delete(r.id);
       p?.resolve(r);
     }
+    if (this.#pending.size === 0) this.#wakeIdle();
+  }
+
+  #onExit(detail: string, resolve: () => void): void {
+    if (this.#exit !== undefined) return;
+    this.#exit = detail;
+    this.#memory?.close();
+    let first = true;
+    for (const p of this.#pending.values()) {
+      p.reject(new ReplExitedError(detail, first));
+      first = false;
+    }
+    this.#pending.clear();
+    this.#wakeIdle();
+    resolve();
+  }
+
+  #wakeIdle(): void {
+    const waiters = this.#idle;
+    this.#idle = [];
+    for (const wake of waiters) wake();
   }
 }
 
 /** The last `error:` line a dying child printed, e.g. Nix's stack overflow message. */
-function lastError(stderr: string): string | undefined {
-  const lines = stderr.split('\n').filter((l) => l.startsWith('error:'));
+function lastError(text: string): string | undefined {
+  const lines = text.split('\n').filter((l) => l.startsWith('error:'));
   return lines.at(-1)?.slice('error: '.length);
 }

@@ -42,8 +42,10 @@ test('a tiny --max-memory restarts the evaluator and the output is still complet
   const log = pino({ level: 'debug' }, sink);
   const reference = await collect(wide(40), 1);
   const run = await collect({ ...wide(40), maxMemoryMiB: 1 }, 2, { log });
+  // Every check finds the child over 1 MiB; a retired child still answers
+  // the requests already pipelined into it, so each child serves a few items.
   const restarts = messages.filter((m) => m.includes('passed the memory limit')).length;
-  expect(restarts).toBeGreaterThanOrEqual(40);
+  expect(restarts).toBeGreaterThanOrEqual(8);
   expect(run.fatal).toBeUndefined();
   expect(errors(run.events)).toEqual([]);
   expect(derivationSet(run.events)).toEqual(derivationSet(reference.events));

@@ -1,46 +1,46 @@
 import { expect, test } from 'vitest';
-import { ReplFramer, markerRequest, markerText, parsePrintedString, splitStderr } from '../../src/worker/repl-framer.js';
+import { ReplFramer, markerRequest, parsePrintedString, splitOutput } from '../../src/worker/repl-framer.js';
 
 const value = (text: string) => `\x1b[35;1m${text}\x1b[0m`;
-const stdoutMarker = (id: number) => `${value(`"${markerText(id)}"`)}\n`;
-const stderrMarker = (id: number) => `trace: ${markerText(id)}\n`;
+const marker = (id: number) => `nix-repl> ${markerRequest(id)}\n${value(markerRequest(id))}\n\n`;
 
-test('the marker request prints a value unlike its own echo', () => {
-  expect(markerRequest(3)).toBe('builtins.trace "__EVIX_END_3" ("__EVIX_END" + "_3")');
+test('the marker is a short string literal that prints as itself', () => {
+  expect(markerRequest(3)).toBe('"_E3"');
 });
 
-test('a response completes only when both streams have passed its marker', () => {
+test('a response holds the value and the text printed before its marker', () => {
   const framer = new ReplFramer();
   framer.expect(0);
-  expect(framer.pushStdout(`nix-repl> builtins.toJSON 1\n${value('"\\"1\\""')}\n\nnix-repl> x\n`)).toEqual([]);
-  expect(framer.pushStdout(stdoutMarker(0))).toEqual([]);
-  expect(framer.pushStderr(stderrMarker(0))).toEqual([{ id: 0, value: '"\\"1\\""', stderr: '' }]);
+  expect(framer.push(`Welcome to Nix 2.8.0. Type :? for help.\n\nnix-repl> _e[]\n${value('"\\"1\\""')}\n\n`)).toEqual([]);
+  expect(framer.push(marker(0))).toEqual([{ id: 0, value: '"\\"1\\""', text: 'Welcome to Nix 2.8.0. Type :? for help.\n\n\n' }]);
   expect(framer.pending).toBe(0);
 });
 
-test('stderr may arrive first, split anywhere, and carries errors to the right request', () => {
+test('pipelined requests split anywhere each get their own value and errors', () => {
   const framer = new ReplFramer();
   framer.expect(0);
   framer.expect(1);
-  const stderr = `Welcome to Nix\n${stderrMarker(0)}error: boom\n       at x.nix:1:2:\n${stderrMarker(1)}`;
-  const stdout = `nix-repl> a\n${value('"A"')}\n${stdoutMarker(0)}nix-repl> b\n${stdoutMarker(1)}`;
+  framer.expect(2);
+  const stream =
+    `nix-repl> a\n${value('"A"')}\n\n${marker(0)}` +
+    `nix-repl> b\ntrace: hello\nerror: boom\n\n       at x.nix:1:2:\n${marker(1)}` +
+    `nix-repl> c\n${value('"C"')}\n\n${marker(2)}`;
   const done = [];
-  for (let i = 0; i < stderr.length; i += 7) done.push(...framer.pushStderr(stderr.slice(i, i + 7)));
-  expect(done).toEqual([]);
-  for (let i = 0; i < stdout.length; i += 5) done.push(...framer.pushStdout(stdout.slice(i, i + 5)));
-  expect(done).toEqual([
-    { id: 0, value: '"A"', stderr: 'Welcome to Nix\n' },
-    { id: 1, value: undefined, stderr: 'error: boom\n       at x.nix:1:2:\n' },
+  for (let i = 0; i < stream.length; i += 7) done.push(...framer.push(stream.slice(i, i + 7)));
+  expect(done.map((r) => [r.id, r.value])).toEqual([
+    [0, '"A"'],
+    [1, undefined],
+    [2, '"C"'],
   ]);
+  expect(splitOutput(done[1]!.text)).toEqual({ error: 'boom\n\n       at x.nix:1:2:', log: ['trace: hello'] });
 });
 
-test('a marker for a later request does not close an earlier one', () => {
+test("another request's marker does not end the current one", () => {
   const framer = new ReplFramer();
   framer.expect(5);
-  framer.pushStderr(stderrMarker(6));
-  framer.pushStdout(stdoutMarker(6));
+  expect(framer.push(value(markerRequest(6)) + '\nerror: stack overflow\n')).toEqual([]);
   expect(framer.pending).toBe(1);
-  expect(framer.unframedStderr).toBe(`trace: ${markerText(6)}\n`);
+  expect(framer.unframedText).toBe('error: stack overflow\n');
 });
 
 test('parsePrintedString undoes the repl string escapes', () => {
@@ -50,10 +50,10 @@ test('parsePrintedString undoes the repl string escapes', () => {
   expect(parsePrintedString('42')).toBeUndefined();
 });
 
-test('splitStderr separates log lines from the error and drops frames of our helper', () => {
-  const stderr = [
+test('splitOutput separates log lines from the error and drops frames of our helper', () => {
+  const text = [
     'trace: from user',
-    "warning: something",
+    'warning: something',
     "error: attribute 'x' missing",
     '',
     '       at «string»:1:249:',
@@ -62,9 +62,9 @@ test('splitStderr separates log lines from the error and drops frames of our hel
     '             |      ^',
     '       Did you mean y?',
   ].join('\n');
-  expect(splitStderr(stderr)).toEqual({
+  expect(splitOutput(text)).toEqual({
     error: "attribute 'x' missing\n       Did you mean y?",
     log: ['trace: from user', 'warning: something'],
   });
-  expect(splitStderr('trace: only\n')).toEqual({ error: undefined, log: ['trace: only'] });
+  expect(splitOutput('trace: only\n\n')).toEqual({ error: undefined, log: ['trace: only'] });
 });
