@@ -124,7 +124,7 @@ export class Evaluator {
     // large children never live at once.
     await this.#retiring;
     const config = this.#config;
-    const repl = new NixRepl({ args: replArgs(config), cwd: config.workdir, env: { GC_DONT_GC: '1' } });
+    const repl = new NixRepl({ args: replArgs(config), cwd: config.workdir });
     const lines = setupLines(config.input, config.autoArgs, { meta: config.meta, forceRecurse: config.forceRecurse });
     try {
       for (const line of lines) {

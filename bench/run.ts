@@ -1,0 +1,137 @@
+/**
+ * `npm run bench`: evix against nix-instantiate on the same attributes, in
+ * one run, on this machine. Prints median wall time over interleaved rounds,
+ * ratios to nix-instantiate and peak memory (resident, summed over the
+ * process tree), and checks the targets of the foundation issue.
+ *
+ * Every .drv is written in a warm-up round first, so both sides find the
+ * store in the same state. Runs with Node 24's type stripping: only
+ * erasable TypeScript here, and only Node's own modules.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI = `${ROOT}dist/cli/main.js`;
+const ROUNDS = Number(process.env.EVIX_BENCH_ROUNDS ?? 3);
+
+interface Fixture {
+  name: string;
+  file: string;
+  args: string[];
+  /** Targets apply to this fixture (the heavy one). */
+  heavy: boolean;
+}
+
+const FIXTURES: Fixture[] = [
+  { name: 'tree (6^4 = 1296 drvs)', file: 'bench/fixtures/tree.nix', args: [], heavy: false },
+  { name: 'fixpoint (3000 pkgs)', file: 'bench/fixtures/fixpoint.nix', args: [], heavy: false },
+  { name: 'machines (12 heavy)', file: 'bench/fixtures/machines.nix', args: ['--arg', 'modules', '1000', '--arg', 'options', '60'], heavy: true },
+];
+
+interface Measurement {
+  seconds: number;
+  peakMiB: number;
+  stdout: string;
+}
+
+/** Runs a command to completion, sampling the resident memory of its process tree. */
+function measure(command: string, args: string[]): Promise<Measurement> {
+  return new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint();
+    const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let peak = 0;
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    const sampler = setInterval(() => {
+      if (child.pid !== undefined) peak = Math.max(peak, treeResidentMiB(child.pid));
+    }, 10);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearInterval(sampler);
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      if (code !== 0) reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr.slice(0, 500)}`));
+      else resolve({ seconds, peakMiB: peak, stdout });
+    });
+  });
+}
+
+function treeResidentMiB(pid: number): number {
+  let total = 0;
+  try {
+    total += (Number(readFileSync(`/proc/${pid}/statm`, 'latin1').split(' ')[1]) * 4096) / 2 ** 20;
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const children = readFileSync(`/proc/${pid}/task/${task}/children`, 'latin1').trim();
+      for (const child of children === '' ? [] : children.split(' ')) total += treeResidentMiB(Number(child));
+    }
+  } catch {
+    // The process ended between listing and reading.
+  }
+  return total;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+interface Row {
+  fixture: string;
+  tool: string;
+  seconds: number;
+  ratio: number;
+  peakMiB: number;
+  derivations: number;
+}
+
+async function benchFixture(f: Fixture): Promise<Row[]> {
+  const tools: Array<[string, string, string[]]> = [
+    ['nix-instantiate', 'nix-instantiate', [f.file, ...f.args]],
+    ['evix --workers 1', process.execPath, [CLI, 'eval', '--file', f.file, ...f.args, '--workers', '1']],
+    ['evix --workers 2', process.execPath, [CLI, 'eval', '--file', f.file, ...f.args, '--workers', '2']],
+  ];
+  const counts = new Map<string, number>();
+  for (const [tool, command, args] of tools) {
+    const { stdout } = await measure(command, args); // warm-up: writes every .drv
+    counts.set(tool, tool === 'nix-instantiate' ? stdout.trim().split('\n').length : stdout.split('\n').filter((l) => l.includes('"drvPath"')).length);
+  }
+  const samples = new Map<string, Measurement[]>(tools.map(([t]) => [t, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [tool, command, args] of tools) samples.get(tool)!.push(await measure(command, args));
+  }
+  const base = median(samples.get('nix-instantiate')!.map((m) => m.seconds));
+  return tools.map(([tool]) => {
+    const ms = samples.get(tool)!;
+    const seconds = median(ms.map((m) => m.seconds));
+    return { fixture: f.name, tool, seconds, ratio: seconds / base, peakMiB: Math.max(...ms.map((m) => m.peakMiB)), derivations: counts.get(tool)! };
+  });
+}
+
+const rows: Row[] = [];
+for (const fixture of FIXTURES) {
+  process.stderr.write(`bench: ${fixture.name}...\n`);
+  rows.push(...(await benchFixture(fixture)));
+}
+
+console.log(`evix bench: median of ${ROUNDS} interleaved rounds after a warm-up; ratio = time / nix-instantiate time`);
+console.log('fixture                   tool               seconds   ratio   peak MiB   drvs');
+for (const r of rows) {
+  console.log(
+    `${r.fixture.padEnd(25)} ${r.tool.padEnd(18)} ${r.seconds.toFixed(3).padStart(7)} ${r.ratio.toFixed(2).padStart(7)} ${r.peakMiB.toFixed(0).padStart(10)} ${String(r.derivations).padStart(6)}`,
+  );
+}
+
+const heavy = rows.filter((r) => FIXTURES.find((f) => f.name === r.fixture)?.heavy);
+const w1 = heavy.find((r) => r.tool === 'evix --workers 1')!;
+const w2 = heavy.find((r) => r.tool === 'evix --workers 2')!;
+const targets = [
+  { name: '--workers 1 within 1.15x of nix-instantiate (heavy)', ok: w1.ratio <= 1.15, value: w1.ratio },
+  { name: '--workers 2 at most 0.65x of nix-instantiate (heavy)', ok: w2.ratio <= 0.65, value: w2.ratio },
+];
+for (const t of targets) console.log(`${t.ok ? 'MET   ' : 'MISSED'} ${t.name}: ${t.value.toFixed(2)}x`);
+const mismatched = rows.filter((r) => r.derivations !== rows.find((b) => b.fixture === r.fixture && b.tool === 'nix-instantiate')!.derivations);
+for (const r of mismatched) console.log(`MISMATCH ${r.fixture}: ${r.tool} found ${r.derivations} derivations`);
+
+mkdirSync(`${ROOT}bench/out`, { recursive: true });
+writeFileSync(`${ROOT}bench/out/results.json`, JSON.stringify({ rows, targets }, null, 2));
+if (mismatched.length > 0) process.exitCode = 1;
