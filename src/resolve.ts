@@ -6,7 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { EvalConfig, WorkerConfig } from './config.js';
-import { NixCommandError, checkParses } from './nix/commands.js';
+import { NixCommandError, checkParse, type LabelledExpression } from './nix/commands.js';
 import { lockFlake } from './nix/flake.js';
 
 export class InputError extends Error {
@@ -18,26 +18,30 @@ export class InputError extends Error {
 
 export async function resolveConfig(config: EvalConfig): Promise<WorkerConfig> {
   const { input, ...options } = config;
+  const expressions: LabelledExpression[] = config.autoArgs
+    .filter((a) => a.kind === 'expr')
+    .map((a) => ({ label: `--arg ${a.name}`, text: a.value }));
+  if (input.kind === 'expr') expressions.push({ label: '--expr', text: input.expr });
   try {
-    await Promise.all(
-      config.autoArgs
-        .filter((a) => a.kind === 'expr')
-        .map((a) => checkParses(a.value, config.workdir).catch((e: Error) => Promise.reject(new NixCommandError(`--arg ${a.name}: ${e.message}`)))),
-    );
-    switch (input.kind) {
-      case 'file': {
-        const path = resolve(config.workdir, input.path);
-        await stat(path).catch(() => Promise.reject(new NixCommandError(`file not found: ${input.path}`)));
-        return { ...options, input: { kind: 'file', path } };
-      }
-      case 'expr':
-        await checkParses(input.expr, config.workdir).catch((e: Error) => Promise.reject(new NixCommandError(`--expr: ${e.message}`)));
-        return { ...options, input };
-      case 'flake':
-        return { ...options, input: await lockFlake(input.ref, { cwd: config.workdir, overrideInputs: config.overrideInputs, nixOptions: config.nixOptions }) };
-    }
+    const [resolved] = await Promise.all([resolveInput(config), checkParse(expressions, config.workdir)]);
+    return { ...options, input: resolved };
   } catch (error) {
     if (error instanceof NixCommandError) throw new InputError(error.message);
     throw error;
+  }
+}
+
+async function resolveInput(config: EvalConfig): Promise<WorkerConfig['input']> {
+  const input = config.input;
+  switch (input.kind) {
+    case 'file': {
+      const path = resolve(config.workdir, input.path);
+      await stat(path).catch(() => Promise.reject(new NixCommandError(`file not found: ${input.path}`)));
+      return { kind: 'file', path };
+    }
+    case 'expr':
+      return input;
+    case 'flake':
+      return lockFlake(input.ref, { cwd: config.workdir, overrideInputs: config.overrideInputs, nixOptions: config.nixOptions });
   }
 }

@@ -62,10 +62,11 @@ export async function runEvaluation(options: RunOptions): Promise<RunResult> {
   for (const worker of active) scheduler.addWorker(worker.id, worker.systems);
 
   const failed = new Set<Worker>();
-  // One loop per slot: a worker with capacity n holds up to n items at once.
-  const loop = async (worker: Worker): Promise<void> => {
+  // One loop per slot: slot i of a worker takes items only while the
+  // worker's capacity is above i.
+  const loop = async (worker: Worker, slot: number): Promise<void> => {
     while (!scheduler.done && !signal?.aborted && !failed.has(worker)) {
-      const item = scheduler.next(worker.id);
+      const item = slot < worker.capacity ? scheduler.next(worker.id) : undefined;
       if (!item) {
         await change.wait();
         continue;
@@ -89,7 +90,7 @@ export async function runEvaluation(options: RunOptions): Promise<RunResult> {
   };
 
   try {
-    await Promise.all(active.flatMap((worker) => Array.from({ length: worker.capacity }, () => loop(worker))));
+    await Promise.all(active.flatMap((worker) => Array.from({ length: worker.maxCapacity }, (_, slot) => loop(worker, slot))));
   } finally {
     signal?.removeEventListener('abort', stop);
     await Promise.all(active.map((w) => w.close().catch(() => {})));

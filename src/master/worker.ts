@@ -13,7 +13,12 @@ export interface Worker {
   readonly id: string;
   /** Systems whose derivations this worker may produce; undefined for any. */
   readonly systems: OwnedSystems;
-  /** Items it may hold at once; evaluate() is called up to this many times concurrently. */
+  /** The most items it may ever hold at once (evaluate() calls in flight). */
+  readonly maxCapacity: number;
+  /**
+   * Items it wants to hold now, at most maxCapacity. Read before each item,
+   * so a worker can pipeline cheap items and take heavy ones one at a time.
+   */
   readonly capacity: number;
   /** Prepares the worker for `config`. Rejects when the evaluation cannot be set up at all. */
   setup(config: WorkerConfig): Promise<void>;

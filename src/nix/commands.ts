@@ -40,7 +40,23 @@ export function summarizeNixError(message: string): string {
   return location ? `${first} (${location.trim().replace(/:$/, '')})` : first;
 }
 
-/** Checks that `expr` is syntactically valid Nix, so the repl never waits on an unfinished one. */
-export async function checkParses(expr: string, cwd: string): Promise<void> {
-  await runNix('nix-instantiate', ['--parse', '-'], { cwd, input: expr });
+/** An expression from the command line and the option it came from, for messages. */
+export interface LabelledExpression {
+  label: string;
+  text: string;
+}
+
+/**
+ * Checks that every expression is syntactically valid Nix, so the repl never
+ * waits on an unfinished one. One nix-instantiate for all of them; only when
+ * that fails, one each, to name the culprit. Throws NixCommandError.
+ */
+export async function checkParse(expressions: readonly LabelledExpression[], cwd: string): Promise<void> {
+  if (expressions.length === 0) return;
+  const parse = (text: string) => runNix('nix-instantiate', ['--parse', '-'], { cwd, input: text });
+  const together = expressions.length === 1 ? undefined : `[ ${expressions.map((e) => `(${e.text}\n)`).join(' ')} ]`;
+  if (together !== undefined && (await parse(together).then(() => true, () => false))) return;
+  for (const e of expressions) {
+    await parse(e.text).catch((error: Error) => Promise.reject(new NixCommandError(`${e.label}: ${error.message}`)));
+  }
 }

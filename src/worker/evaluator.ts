@@ -5,8 +5,9 @@
  * not once per attribute.
  *
  * The child is replaced when its resident memory passes the limit after an
- * item (Nix only frees memory by exiting; the child runs with GC_DONT_GC=1 as
- * nix-eval-jobs' workers do, which trades memory for speed) and when it dies.
+ * item (Nix frees memory only by exiting) and when it dies. Unlike
+ * nix-eval-jobs' workers the child keeps Nix's garbage collector on
+ * (GC_DONT_GC=1 measured slower here on the heavy benchmark, and larger).
  * An item whose child died while evaluating it is tried once more on a
  * fresh child, so a child killed from outside loses nothing; if that child
  * dies too, the attribute itself kills Nix (a stack overflow, say) and
@@ -28,6 +29,9 @@ import { describeRequest, setupLines } from './nix-helpers.js';
 import { parsePrintedString, splitOutput, type ReplResponse } from './repl-framer.js';
 
 /** The evaluation could not be set up (bad --arg, unreadable input...): fatal for the run. */
+/** An item evaluated within this is cheap enough that the round trip matters. */
+export const FAST_ITEM_MS = 10;
+
 export class SetupError extends Error {
   constructor(message: string) {
     super(message);
@@ -62,6 +66,9 @@ export class Evaluator {
   #closed = false;
   #retiring: Promise<void> | undefined;
   #retired: NixRepl | undefined;
+  #lastItemMs = 0;
+  #lastAnswerAt = 0;
+  #fastStreak = 0;
 
   constructor(config: WorkerConfig, log: Logger) {
     this.#config = config;
@@ -71,6 +78,14 @@ export class Evaluator {
   /** Starts the child and defines the root; throws SetupError when that fails. */
   async start(): Promise<void> {
     await this.#ready();
+  }
+
+  /**
+   * Consecutive items evaluated quickly (within FAST_ITEM_MS each), since
+   * the last slow one: how safe it is to pipeline.
+   */
+  get fastStreak(): number {
+    return this.#fastStreak;
   }
 
   async evaluate(path: AttrPath): Promise<EvaluateOutcome> {
@@ -106,7 +121,14 @@ export class Evaluator {
 
   async #request(path: AttrPath): Promise<ReplResponse> {
     const repl = await this.#ready();
-    return repl.request(describeRequest(path));
+    const sent = performance.now();
+    const response = await repl.request(describeRequest(path));
+    // Evaluation time: from the later of sending it and the previous answer.
+    const now = performance.now();
+    this.#lastItemMs = now - Math.max(sent, this.#lastAnswerAt);
+    this.#lastAnswerAt = now;
+    this.#fastStreak = this.#lastItemMs > FAST_ITEM_MS ? 0 : this.#fastStreak + 1;
+    return response;
   }
 
   #ready(): Promise<NixRepl> {
@@ -193,12 +215,18 @@ function firstLine(text: string): string {
   return text.split('\n', 1)[0] ?? text;
 }
 
-/** Flags for `nix repl`: flakes when asked for, pure evaluation for flakes as Nix does. */
+/**
+ * Flags for `nix repl`. Nix evaluates flakes in pure mode, but the 2.8 repl
+ * forces pure-eval off whatever it is told (checked), so a flake is
+ * evaluated in restricted mode instead, the nearest the repl allows:
+ * getEnv gives "", files outside the store and the search path are
+ * forbidden; only builtins.currentSystem and currentTime stay visible.
+ */
 export function replArgs(config: WorkerConfig): string[] {
   const args: string[] = [];
   if (config.input.kind === 'flake') {
     args.push('--extra-experimental-features', 'nix-command flakes');
-    if (!config.impure) args.push('--option', 'pure-eval', 'true');
+    if (!config.impure) args.push('--option', 'restrict-eval', 'true');
   }
   if (config.impure) args.push('--impure');
   if (config.showTrace) args.push('--show-trace');

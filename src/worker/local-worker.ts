@@ -6,12 +6,14 @@ import type { Worker } from '../master/worker.js';
 import type { AttrPath } from '../nix/syntax.js';
 import { Evaluator } from './evaluator.js';
 
+/** Requests in flight per evaluator: enough to hide the round trip. */
+const PIPELINE_DEPTH = 4;
+
 export class LocalWorker implements Worker {
   readonly id: string;
   /** Local workers evaluate every system. */
   readonly systems = undefined;
-  /** Requests pipelined into the evaluator; enough to hide the round trip. */
-  readonly capacity = 4;
+  readonly maxCapacity = PIPELINE_DEPTH;
   readonly #log: Logger;
   #evaluator: Evaluator | undefined;
 
@@ -28,6 +30,17 @@ export class LocalWorker implements Worker {
   async evaluate(path: AttrPath): Promise<WorkResult> {
     if (!this.#evaluator) throw new Error(`worker ${this.id} evaluated before setup`);
     return (await this.#evaluator.evaluate(path)).result;
+  }
+
+  /**
+   * Cheap items are pipelined into the evaluator, which hides the round trip
+   * between the processes. Items that take a while go one at a time: one
+   * queued behind another in this worker's child could not move to an idle
+   * worker, and the run would end waiting on one busy child. So the depth
+   * starts at one and grows with each cheap item in a row (a slow start).
+   */
+  get capacity(): number {
+    return Math.min(PIPELINE_DEPTH, 1 + (this.#evaluator?.fastStreak ?? 0));
   }
 
   /** The pid of the evaluator's current nix child. */

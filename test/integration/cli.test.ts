@@ -92,3 +92,32 @@ test('--gc-roots-dir roots every derivation against a real garbage collection', 
   expect(refused.stderr).toMatch(/still alive/);
   expect(existsSync(kept!.drvPath)).toBe(true);
 });
+
+test('-I adds to the search path and --option reaches Nix', async () => {
+  const viaSearchPath = await runCli(['eval', '-I', `fixtures=${FIXTURES}`, '--expr', '{ inherit (import <fixtures/jobs.nix> { }) hello; }']);
+  expect(derivations(viaSearchPath.events).map((d) => d.attr)).toEqual(['hello']);
+  // Pure evaluation hides the environment from getEnv.
+  const expr = '{ d = derivation { name = if builtins.getEnv "HOME" == "" then "pure" else "impure"; system = "x"; builder = "/bin/sh"; }; }';
+  const impure = await runCli(['eval', '--expr', expr]);
+  expect(derivations(impure.events).map((d) => d.name)).toEqual(['impure']);
+  const pure = await runCli(['eval', '--expr', expr, '--option', 'pure-eval', 'true']);
+  expect(derivations(pure.events).map((d) => d.name)).toEqual(['pure']);
+});
+
+test('--show-trace adds the evaluation trace to errors', async () => {
+  const expr = '{ a = let f = x: x + 1; in f "s"; }';
+  const plain = await runCli(['eval', '--expr', expr]);
+  const traced = await runCli(['eval', '--expr', expr, '--show-trace']);
+  const errorOf = (run: typeof plain) => (run.events.find((e) => 'error' in e) as { error: string }).error;
+  expect(errorOf(plain)).not.toMatch(/while evaluating/);
+  expect(errorOf(traced)).toMatch(/while evaluating/);
+});
+
+test('-v logs what the evaluation traced; by default stderr stays quiet', async () => {
+  const expr = '{ a = builtins.trace "hello from nix" (derivation { name = "t"; system = "x"; builder = "/bin/sh"; }); }';
+  const quiet = await runCli(['eval', '--expr', expr]);
+  expect(quiet.stderr).toBe('');
+  const verbose = await runCli(['eval', '--expr', expr, '-v']);
+  expect(verbose.stderr).toContain('trace: hello from nix');
+  expect(derivations(verbose.events)).toHaveLength(1);
+});

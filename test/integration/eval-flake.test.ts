@@ -37,12 +37,13 @@ beforeAll(async () => {
 });
 
 test('a flake with a path input matches nix eval', async () => {
+  process.env.EVIX_TEST_LABEL = '-from-env';
   const { events, fatal } = await collect(config({ kind: 'flake', ref: `${dir}/main#hydraJobs` }), 2);
   expect(fatal).toBeUndefined();
   const drvs = derivations(events);
   expect(drvs.map((d) => d.attr).sort()).toEqual(['arm', 'hello', 'impure', 'tests.unit']);
   expect(byAttr(drvs).get('hello')?.name).toBe('hello-1');
-  // Pure evaluation, as Nix evaluates flakes: getEnv gives nothing.
+  // Evaluated without the environment, as Nix evaluates flakes: getEnv gives nothing.
   expect(byAttr(drvs).get('impure')?.name).toBe('impure-1');
   expect(errors(events).map((e) => e.attr)).toEqual(['broken']);
   await expectMatchesNix(viaNixEval(`${dir}/main#hydraJobs`), drvs);
@@ -57,7 +58,6 @@ test('--override-input replaces an input for every worker', async () => {
 });
 
 test('--impure lets a flake read the environment', async () => {
-  process.env.EVIX_TEST_LABEL = '-from-env';
   const { events } = await collect(config({ kind: 'flake', ref: `${dir}/main#hydraJobs` }, { impure: true }));
   expect(byAttr(derivations(events)).get('impure')?.name).toBe('impure-from-env-1');
 });
