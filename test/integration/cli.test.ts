@@ -96,11 +96,11 @@ test('--gc-roots-dir roots every derivation against a real garbage collection', 
 test('-I adds to the search path and --option reaches Nix', async () => {
   const viaSearchPath = await runCli(['eval', '-I', `fixtures=${FIXTURES}`, '--expr', '{ inherit (import <fixtures/jobs.nix> { }) hello; }']);
   expect(derivations(viaSearchPath.events).map((d) => d.attr)).toEqual(['hello']);
-  // Pure evaluation hides the environment from getEnv.
+  // Restricted evaluation hides the environment from getEnv.
   const expr = '{ d = derivation { name = if builtins.getEnv "HOME" == "" then "pure" else "impure"; system = "x"; builder = "/bin/sh"; }; }';
   const impure = await runCli(['eval', '--expr', expr]);
   expect(derivations(impure.events).map((d) => d.name)).toEqual(['impure']);
-  const pure = await runCli(['eval', '--expr', expr, '--option', 'pure-eval', 'true']);
+  const pure = await runCli(['eval', '--expr', expr, '--option', 'restrict-eval', 'true']);
   expect(derivations(pure.events).map((d) => d.name)).toEqual(['pure']);
 });
 
