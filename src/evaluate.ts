@@ -1,6 +1,7 @@
 /**
- * One evaluation from start to end: resolve the input, start local workers,
- * walk the tree, hand every event to the caller and to the GC-roots sink.
+ * One evaluation from start to end: resolve the input, start local and
+ * remote workers, walk the tree, hand every event to the caller and to the
+ * GC-roots sink.
  */
 import type { EvalConfig } from './config.js';
 import { isDerivationEvent, type EvalEvent } from './events.js';
@@ -9,11 +10,23 @@ import { runEvaluation, type RunResult } from './master/run.js';
 import type { Worker } from './master/worker.js';
 import { resolveConfig } from './resolve.js';
 import { GcRootsSink } from './sinks/gc-roots.js';
+import { RemoteWorker, type Endpoint, type RemoteTimeouts, type RemoteTls } from './remote/remote-worker.js';
 import { LocalWorker } from './worker/local-worker.js';
+
+/** `--remote HOST:PORT SYSTEMS N`: N connections, each a worker owning SYSTEMS (none: any). */
+export interface RemoteSpec {
+  endpoint: Endpoint;
+  systems: string[];
+  connections: number;
+}
 
 export interface EvaluateOptions {
   /** Local workers, each with its own nix evaluator. */
   workers: number;
+  remotes?: RemoteSpec[];
+  remoteToken?: Buffer | undefined;
+  remoteTls?: RemoteTls;
+  remoteTimeouts?: Partial<RemoteTimeouts>;
   onEvent: (event: EvalEvent) => void;
   log?: Logger;
   gcRootsDir?: string;
@@ -27,10 +40,27 @@ export async function evaluate(config: EvalConfig, options: EvaluateOptions): Pr
   const workerConfig = await resolveConfig(config);
   const gcRoots = options.gcRootsDir === undefined ? undefined : new GcRootsSink(options.gcRootsDir, log);
   await gcRoots?.open();
-  const workers = Array.from({ length: options.workers }, (_, i) => new LocalWorker(`local-${i}`, log));
-  options.onWorkers?.(workers);
+  const locals = Array.from({ length: options.workers }, (_, i) => new LocalWorker(`local-${i}`, log));
+  options.onWorkers?.(locals);
+  const remotes = (options.remotes ?? []).flatMap((spec) =>
+    Array.from(
+      { length: spec.connections },
+      (_, i) =>
+        new RemoteWorker({
+          id: `${spec.endpoint.host}:${spec.endpoint.port}#${i}`,
+          endpoint: spec.endpoint,
+          systems: spec.systems.length > 0 ? new Set(spec.systems) : undefined,
+          token: options.remoteToken,
+          ...(options.remoteTls ? { tls: options.remoteTls } : {}),
+          ...(options.remoteTimeouts ? { timeouts: options.remoteTimeouts } : {}),
+          log,
+        }),
+    ),
+  );
+  const workers: Worker[] = [...locals, ...remotes];
+  if (workers.length === 0) return { fatal: 'no workers: give --workers N or --remote', completed: 0 };
   const result = await runEvaluation({
-    workers: workers satisfies Worker[],
+    workers,
     config: workerConfig,
     log,
     signal: options.signal,

@@ -2,10 +2,15 @@
 import { Command } from 'commander';
 import { DEFAULT_MAX_MEMORY_MIB, type AutoArg, type EvalConfig, type EvalInput } from '../config.js';
 import { evaluate } from '../evaluate.js';
-import { createLogger, type LogLevel } from '../log.js';
+import { createLogger } from '../log.js';
+import { parseEndpoint } from '../remote/endpoint.js';
+import type { RemoteSpec } from '../evaluate.js';
 import { NdjsonSink } from '../sinks/ndjson.js';
 import { UsageError, splitOptionValue } from './argv.js';
+import { logLevelOf, withLogOptions, type LogFlags } from './logging.js';
+import { positiveInteger } from './numbers.js';
 import { reportRun } from './report.js';
+import { readFileOption, readToken } from './tokens.js';
 import { runWithSignals } from './signals.js';
 
 /** Options taking more than one value, for joinOptionValues. */
@@ -14,9 +19,10 @@ export const EVAL_MULTI_VALUE_OPTIONS = new Map([
   ['--argstr', 2],
   ['--option', 2],
   ['--override-input', 2],
+  ['--remote', 3],
 ]);
 
-interface EvalFlags {
+interface EvalFlags extends LogFlags {
   file?: string;
   expr?: string;
   flake?: string;
@@ -34,14 +40,17 @@ interface EvalFlags {
   showInputDrvs?: boolean;
   gcRootsDir?: string;
   showTrace?: boolean;
-  verbose: number;
-  quiet?: boolean;
+  remote: string[];
+  remoteTokenFile?: string;
+  remoteTlsCa?: string;
+  remoteTlsCert?: string;
+  remoteTlsKey?: string;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 export function evalCommand(): Command {
-  return new Command('eval')
+  return withLogOptions(new Command('eval'))
     .description('evaluate an attribute tree and print every derivation, attrset and error as one JSON line')
     .option('--file <path>', 'evaluate the Nix file at PATH')
     .option('--expr <expr>', 'evaluate the Nix expression EXPR')
@@ -52,7 +61,7 @@ export function evalCommand(): Command {
     .option('--option <key> <value>', 'set Nix configuration option KEY to VALUE', collect, [])
     .option('--override-input <name> <ref>', 'with --flake: use REF for the flake input NAME', collect, [])
     .option('--impure', 'allow impure evaluation of a flake (files and expressions are impure already)')
-    .option('--workers <n>', 'number of local workers, each a nix evaluator', '1')
+    .option('--workers <n>', 'number of local workers, each a nix evaluator (0: remotes only)', '1')
     .option('--max-memory <mib>', "restart a worker's evaluator once it uses more than MIB MiB", String(DEFAULT_MAX_MEMORY_MIB))
     .option('--max-memory-size <mib>', 'alias of --max-memory')
     .option('--force-recurse', 'recurse into every attrset, not only those with recurseForDerivations = true')
@@ -60,16 +69,33 @@ export function evalCommand(): Command {
     .option('--show-input-drvs', "include each derivation's input derivations, read from its .drv")
     .option('--gc-roots-dir <dir>', 'register a GC root in DIR for every derivation found')
     .option('--show-trace', 'include Nix stack traces in error messages')
-    .option('-v, --verbose', 'log more on stderr (repeat for more)', (_v: string, n: number) => n + 1, 0)
-    .option('-q, --quiet', 'log only errors on stderr')
+    .option('--remote <host:port> <systems> <n>', "use N connections to `evix worker` at HOST:PORT, owning SYSTEMS (comma list; '' for any)", collect, [])
+    .option('--remote-token-file <file>', 'token for remote workers (or EVIX_REMOTE_TOKEN)')
+    .option('--remote-tls-ca <file>', 'connect to remotes over TLS, trusting this CA (PEM)')
+    .option('--remote-tls-cert <file>', 'client certificate for remotes that require mutual TLS (PEM)')
+    .option('--remote-tls-key <file>', 'the private key of --remote-tls-cert (PEM)')
     .action(async (flags: EvalFlags) => {
       const config = configFromFlags(flags, process.cwd());
-      const workers = positiveInteger('--workers', flags.workers, 1);
-      const log = createLogger(logLevel(flags));
+      const remotes = flags.remote.map(remoteSpec);
+      const workers = positiveInteger('--workers', flags.workers, remotes.length > 0 ? 0 : 1);
+      const remoteToken = readToken(flags.remoteTokenFile, 'EVIX_REMOTE_TOKEN');
+      const ca = readFileOption('--remote-tls-ca', flags.remoteTlsCa);
+      const cert = readFileOption('--remote-tls-cert', flags.remoteTlsCert);
+      const key = readFileOption('--remote-tls-key', flags.remoteTlsKey);
+      const log = createLogger(logLevelOf(flags));
       const out = new NdjsonSink(process.stdout);
       try {
         const result = await runWithSignals((signal) =>
-          evaluate(config, { workers, onEvent: out.write, log, signal, ...(flags.gcRootsDir ? { gcRootsDir: flags.gcRootsDir } : {}) }),
+          evaluate(config, {
+            workers,
+            remotes,
+            remoteToken,
+            ...(ca || cert ? { remoteTls: { ca, cert, key } } : {}),
+            onEvent: out.write,
+            log,
+            signal,
+            ...(flags.gcRootsDir ? { gcRootsDir: flags.gcRootsDir } : {}),
+          }),
         );
         reportRun(result);
       } finally {
@@ -117,13 +143,11 @@ function pair(joined: string): [string, string] {
   return [a, b];
 }
 
-function positiveInteger(option: string, text: string, min: number): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) throw new UsageError(`${option} must be an integer of at least ${min}, not '${text}'`);
-  return n;
-}
-
-function logLevel(flags: EvalFlags): LogLevel {
-  if (flags.quiet) return 'error';
-  return (['warn', 'info', 'debug', 'trace'] as const)[Math.min(flags.verbose, 3)]!;
+/** `--remote HOST:PORT SYSTEMS N`. */
+function remoteSpec(joined: string): RemoteSpec {
+  const [where = '', systems = '', count = ''] = splitOptionValue(joined);
+  const endpoint = parseEndpoint(where);
+  if ('error' in endpoint) throw new UsageError(`--remote: ${endpoint.error}`);
+  const owned = systems.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return { endpoint, systems: owned, connections: positiveInteger('--remote N', count, 1) };
 }

@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { InputError } from '../resolve.js';
 import { UsageError, joinOptionValues } from './argv.js';
 import { EVAL_MULTI_VALUE_OPTIONS, evalCommand } from './eval.js';
+import { workerCommand } from './worker.js';
 import { EXIT_FATAL, EXIT_USAGE, fail } from './report.js';
 
 function program(): Command {
@@ -15,7 +16,7 @@ function program(): Command {
     .description('evaluate Nix attribute sets in parallel and stream every derivation as JSON lines')
     .exitOverride()
     .configureOutput({ outputError: () => {} });
-  for (const command of [evalCommand()]) {
+  for (const command of [evalCommand(), workerCommand()]) {
     command.exitOverride().configureOutput({ outputError: () => {} });
     root.addCommand(command);
   }

@@ -8,7 +8,7 @@ import type { EvalEvent } from '../events.js';
 import type { Logger } from '../log.js';
 import type { AttrPath } from '../nix/syntax.js';
 import { Scheduler } from './scheduler.js';
-import type { Worker } from './worker.js';
+import { WorkerUnavailableError, type Worker } from './worker.js';
 
 export interface RunOptions {
   workers: readonly Worker[];
@@ -76,6 +76,13 @@ export async function runEvaluation(options: RunOptions): Promise<RunResult> {
         result = await worker.evaluate(item.path);
       } catch (error) {
         if (signal?.aborted || failed.has(worker)) return;
+        scheduler.fail(worker.id, item);
+        change.notify();
+        if (error instanceof WorkerUnavailableError && worker.recover) {
+          log.warn({ worker: worker.id, err: error.message }, 'worker unavailable; its items go back on the queue');
+          if (await worker.recover()) continue;
+        }
+        if (failed.has(worker)) return;
         failed.add(worker);
         log.warn({ worker: worker.id, err: (error as Error).message }, 'worker failed; its items go back on the queue');
         scheduler.removeWorker(worker.id);

@@ -28,5 +28,19 @@ export interface Worker {
    * tried elsewhere.
    */
   evaluate(path: AttrPath): Promise<WorkResult>;
+  /**
+   * After evaluate() rejected with WorkerUnavailableError: resolves true once
+   * the worker can take work again (a remote reconnected), false when it
+   * gave up. Workers that cannot come back do not implement it.
+   */
+  recover?(): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/** The worker lost its means to evaluate (a connection) but may get it back: see recover(). */
+export class WorkerUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WorkerUnavailableError';
+  }
 }

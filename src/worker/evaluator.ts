@@ -29,9 +29,6 @@ import { describeRequest, setupLines } from './nix-helpers.js';
 import { parsePrintedString, splitOutput, type ReplResponse } from './repl-framer.js';
 
 /** The evaluation could not be set up (bad --arg, unreadable input...): fatal for the run. */
-/** An item evaluated within this is cheap enough that the round trip matters. */
-export const FAST_ITEM_MS = 10;
-
 export class SetupError extends Error {
   constructor(message: string) {
     super(message);
@@ -66,9 +63,6 @@ export class Evaluator {
   #closed = false;
   #retiring: Promise<void> | undefined;
   #retired: NixRepl | undefined;
-  #lastItemMs = 0;
-  #lastAnswerAt = 0;
-  #fastStreak = 0;
 
   constructor(config: WorkerConfig, log: Logger) {
     this.#config = config;
@@ -78,14 +72,6 @@ export class Evaluator {
   /** Starts the child and defines the root; throws SetupError when that fails. */
   async start(): Promise<void> {
     await this.#ready();
-  }
-
-  /**
-   * Consecutive items evaluated quickly (within FAST_ITEM_MS each), since
-   * the last slow one: how safe it is to pipeline.
-   */
-  get fastStreak(): number {
-    return this.#fastStreak;
   }
 
   async evaluate(path: AttrPath): Promise<EvaluateOutcome> {
@@ -121,14 +107,7 @@ export class Evaluator {
 
   async #request(path: AttrPath): Promise<ReplResponse> {
     const repl = await this.#ready();
-    const sent = performance.now();
-    const response = await repl.request(describeRequest(path));
-    // Evaluation time: from the later of sending it and the previous answer.
-    const now = performance.now();
-    this.#lastItemMs = now - Math.max(sent, this.#lastAnswerAt);
-    this.#lastAnswerAt = now;
-    this.#fastStreak = this.#lastItemMs > FAST_ITEM_MS ? 0 : this.#fastStreak + 1;
-    return response;
+    return repl.request(describeRequest(path));
   }
 
   #ready(): Promise<NixRepl> {

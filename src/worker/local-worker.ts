@@ -4,9 +4,10 @@ import type { WorkResult } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Worker } from '../master/worker.js';
 import type { AttrPath } from '../nix/syntax.js';
+import { PipelineDepth } from '../master/pipeline-depth.js';
 import { Evaluator } from './evaluator.js';
 
-/** Requests in flight per evaluator: enough to hide the round trip. */
+/** Requests in flight per evaluator: enough to hide the round trip (see PipelineDepth). */
 const PIPELINE_DEPTH = 4;
 
 export class LocalWorker implements Worker {
@@ -16,6 +17,7 @@ export class LocalWorker implements Worker {
   readonly maxCapacity = PIPELINE_DEPTH;
   readonly #log: Logger;
   #evaluator: Evaluator | undefined;
+  readonly #depth = new PipelineDepth(PIPELINE_DEPTH);
 
   constructor(id: string, log: Logger) {
     this.id = id;
@@ -29,18 +31,14 @@ export class LocalWorker implements Worker {
 
   async evaluate(path: AttrPath): Promise<WorkResult> {
     if (!this.#evaluator) throw new Error(`worker ${this.id} evaluated before setup`);
-    return (await this.#evaluator.evaluate(path)).result;
+    const sent = performance.now();
+    const { result } = await this.#evaluator.evaluate(path);
+    this.#depth.answered(sent, performance.now());
+    return result;
   }
 
-  /**
-   * Cheap items are pipelined into the evaluator, which hides the round trip
-   * between the processes. Items that take a while go one at a time: one
-   * queued behind another in this worker's child could not move to an idle
-   * worker, and the run would end waiting on one busy child. So the depth
-   * starts at one and grows with each cheap item in a row (a slow start).
-   */
   get capacity(): number {
-    return Math.min(PIPELINE_DEPTH, 1 + (this.#evaluator?.fastStreak ?? 0));
+    return this.#depth.current;
   }
 
   /** The pid of the evaluator's current nix child. */

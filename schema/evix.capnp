@@ -1,0 +1,130 @@
+# The wire protocol between an evix master and `evix worker --listen`.
+# One Cap'n Proto message per frame (standard stream framing). See
+# docs/protocol.md for the conversation.
+@0xb5a20680277dcfbf;
+
+# The protocol version both sides send is PROTOCOL_VERSION in
+# src/protocol/codec.ts (capnp-es does not generate constants); a change
+# to the messages below that an older peer cannot read raises it.
+
+# --- server -> client ------------------------------------------------------
+
+struct ServerMessage {
+  union {
+    hello @0 :Hello;          # first message on every connection
+    ready @1 :Ready;          # setup accepted: the evaluator is ready
+    event @2 :WorkEvent;      # the answer to one Work
+    status @3 :WorkStatus;    # follows each event
+    error @4 :Text;           # the connection is refused or ends; text says why
+    pong @5 :UInt64;          # answers a ping
+  }
+}
+
+struct Hello {
+  protocolVersion @0 :UInt32;
+  nonce @1 :Data;             # fresh random bytes the client must sign
+}
+
+struct Ready {
+  proof @0 :Data;             # HMAC proving the server knows the token too
+}
+
+struct WorkEvent {
+  id @0 :UInt64;              # the Work it answers
+  event @1 :Event;
+}
+
+struct WorkStatus {
+  id @0 :UInt64;
+  state @1 :State;
+  enum State {
+    ready @0;                 # the evaluator takes more work
+    restart @1;               # the evaluator was replaced (memory limit) after this item
+  }
+}
+
+struct Event {
+  attrPath @0 :List(Text);
+  attr @5 :Text;              # attrPath as the event prints it
+  union {
+    derivation @1 :Derivation;
+    attrset @2 :List(Text);   # children to walk
+    error @3 :Text;
+    skip @4 :Void;            # neither a derivation nor a set to walk
+  }
+}
+
+struct Derivation {
+  name @0 :Text;
+  system @1 :Text;
+  drvPath @2 :Text;
+  outputs @3 :List(Entry);
+  metaJson @4 :Text;          # JSON object; empty when meta was not asked for
+  inputDrvs @5 :List(InputDrv);
+  hasInputDrvs @6 :Bool;
+  constituents @7 :List(Text);
+  namedConstituents @8 :List(Text);
+  isAggregate @9 :Bool;
+}
+
+struct InputDrv {
+  drvPath @0 :Text;
+  outputs @1 :List(Text);
+}
+
+struct Entry {
+  key @0 :Text;
+  value @1 :Text;
+}
+
+# --- client -> server ------------------------------------------------------
+
+struct ClientMessage {
+  union {
+    setup @0 :Setup;
+    work @1 :Work;
+    shutdown @2 :Void;
+    ping @3 :UInt64;          # liveness check while waiting on a silent peer
+  }
+}
+
+struct Setup {
+  protocolVersion @0 :UInt32;
+  nonce @1 :Data;             # the client's fresh random bytes
+  mac @2 :Data;               # HMAC-SHA256(token, transcript), see src/protocol/auth.ts
+  config @3 :Data;            # a framed Config message: the MAC covers these exact bytes
+}
+
+struct Work {
+  id @0 :UInt64;
+  attrPath @1 :List(Text);
+}
+
+struct Config {
+  input :union {
+    file @0 :Text;
+    expr @1 :Text;
+    flake @2 :Flake;
+  }
+  autoArgs @3 :List(AutoArg);
+  includePaths @4 :List(Text);
+  nixOptions @5 :List(Entry);
+  impure @6 :Bool;
+  forceRecurse @7 :Bool;
+  meta @8 :Bool;
+  showInputDrvs @9 :Bool;
+  showTrace @10 :Bool;
+  maxMemoryMiB @11 :UInt32;
+}
+
+struct Flake {
+  lockedUrl @0 :Text;
+  attrPath @1 :List(Text);
+  overriddenLock @2 :Text;    # empty without --override-input
+}
+
+struct AutoArg {
+  name @0 :Text;
+  isString @1 :Bool;          # --argstr rather than --arg
+  value @2 :Text;
+}

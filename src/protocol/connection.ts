@@ -1,0 +1,96 @@
+/**
+ * A message connection over a TCP (or TLS) socket: frames in and out,
+ * decoded by the given codec. Sets TCP_NODELAY (one small request and reply
+ * per attribute would otherwise meet Nagle's delay) and keepalive. A peer
+ * that sends a bad frame or an undecodable message is dropped; the error
+ * goes to onClose and nothing else in the process is disturbed.
+ */
+import type { Socket } from 'node:net';
+import { FrameDecoder, type FrameLimits } from './framing.js';
+
+export interface Codec<In, Out> {
+  decode: (frame: Uint8Array) => In;
+  encode: (message: Out) => Buffer;
+}
+
+export class MessageConnection<In, Out> {
+  readonly #socket: Socket;
+  readonly #codec: Codec<In, Out>;
+  readonly #decoder: FrameDecoder;
+  #onMessage: (message: In) => void = () => {};
+  #onClose: (error: Error | undefined) => void = () => {};
+  #closed = false;
+  #error: Error | undefined;
+  #lastReceivedAt = Date.now();
+
+  constructor(socket: Socket, codec: Codec<In, Out>, limits?: FrameLimits) {
+    this.#socket = socket;
+    this.#codec = codec;
+    this.#decoder = new FrameDecoder(limits);
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 10_000);
+    socket.on('data', (chunk: Buffer) => this.#receive(chunk));
+    socket.on('error', (error) => {
+      this.#error ??= error;
+    });
+    socket.on('close', () => {
+      this.#closed = true;
+      this.#onClose(this.#error);
+    });
+  }
+
+  onMessage(handler: (message: In) => void): void {
+    this.#onMessage = handler;
+  }
+
+  onClose(handler: (error: Error | undefined) => void): void {
+    this.#onClose = handler;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** When the peer last sent anything, in ms since the epoch. */
+  get lastReceivedAt(): number {
+    return this.#lastReceivedAt;
+  }
+
+  get remoteAddress(): string {
+    return `${this.#socket.remoteAddress ?? '?'}:${this.#socket.remotePort ?? '?'}`;
+  }
+
+  send(message: Out): void {
+    if (!this.#closed) this.#socket.write(this.#codec.encode(message));
+  }
+
+  /** Sends `last` (if any), then ends the connection once it is flushed. */
+  end(last?: Out): void {
+    if (this.#closed) return;
+    if (last !== undefined) this.#socket.end(this.#codec.encode(last));
+    else this.#socket.end();
+    // A peer that never reads must not keep the socket open.
+    setTimeout(() => this.#socket.destroy(), 2000).unref();
+  }
+
+  /** Drops the connection now; `error` is what onClose reports. */
+  destroy(error?: Error): void {
+    this.#error ??= error;
+    this.#socket.destroy();
+  }
+
+  #receive(chunk: Buffer): void {
+    this.#lastReceivedAt = Date.now();
+    let messages: In[];
+    try {
+      messages = this.#decoder.push(chunk).map((frame) => this.#codec.decode(frame));
+    } catch (error) {
+      this.destroy(error as Error);
+      return;
+    }
+    for (const message of messages) {
+      if (this.#closed) return;
+      this.#onMessage(message);
+    }
+  }
+}

@@ -1,0 +1,111 @@
+import { expect, test } from 'vitest';
+import { FrameDecoder, FramingError } from '../../src/protocol/framing.js';
+import { decodeClient, decodeConfig, decodeServer, encodeClient, encodeConfig, encodeServer, type ServerMessage } from '../../src/protocol/codec.js';
+
+const work = (id: number) => encodeClient({ kind: 'work', id, attrPath: ['a', `b.${id}`, 'ü'] });
+
+test('a frame split into single bytes comes out whole', () => {
+  const decoder = new FrameDecoder();
+  const bytes = work(7);
+  const frames = [];
+  for (const byte of bytes) frames.push(...decoder.push(Buffer.from([byte])));
+  expect(frames).toHaveLength(1);
+  expect(decodeClient(frames[0]!)).toEqual({ kind: 'work', id: 7, attrPath: ['a', 'b.7', 'ü'] });
+  expect(decoder.buffered).toBe(0);
+});
+
+test('coalesced frames come out one by one, a partial one waits', () => {
+  const decoder = new FrameDecoder();
+  const third = work(3);
+  const all = Buffer.concat([work(1), work(2), third.subarray(0, 5)]);
+  expect(decoder.push(all).map((f) => decodeClient(f))).toEqual([
+    { kind: 'work', id: 1, attrPath: ['a', 'b.1', 'ü'] },
+    { kind: 'work', id: 2, attrPath: ['a', 'b.2', 'ü'] },
+  ]);
+  expect(decoder.push(third.subarray(5)).map((f) => decodeClient(f))).toEqual([{ kind: 'work', id: 3, attrPath: ['a', 'b.3', 'ü'] }]);
+});
+
+test('an oversized frame is refused from its header, before its body arrives', () => {
+  const decoder = new FrameDecoder({ maxFrameBytes: 1024, maxSegments: 4 });
+  const header = Buffer.alloc(8);
+  header.writeUInt32LE(0, 0);
+  header.writeUInt32LE(1_000_000, 4); // one segment of a million words
+  expect(() => decoder.push(header)).toThrow(FramingError);
+});
+
+test('too many segments is refused', () => {
+  const decoder = new FrameDecoder({ maxFrameBytes: 1 << 20, maxSegments: 4 });
+  const header = Buffer.alloc(4);
+  header.writeUInt32LE(1000, 0);
+  expect(() => decoder.push(header)).toThrow(/segments/);
+});
+
+test('garbage is refused or yields a frame that does not decode', () => {
+  const decoder = new FrameDecoder({ maxFrameBytes: 4096, maxSegments: 8 });
+  expect(() => decoder.push(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'))).toThrow(FramingError);
+  const junk = Buffer.alloc(24, 0xff);
+  junk.writeUInt32LE(0, 0);
+  junk.writeUInt32LE(2, 4);
+  const frames = new FrameDecoder().push(junk);
+  expect(frames).toHaveLength(1);
+  expect(() => decodeClient(frames[0]!)).toThrow(/malformed/);
+});
+
+test('a truncated stream never yields a frame', () => {
+  const decoder = new FrameDecoder();
+  const bytes = work(9);
+  expect(decoder.push(bytes.subarray(0, bytes.length - 1))).toEqual([]);
+  expect(decoder.buffered).toBe(bytes.length - 1);
+});
+
+test('every server message survives a round trip', () => {
+  const messages: ServerMessage[] = [
+    { kind: 'hello', protocolVersion: 1, nonce: new Uint8Array([1, 2, 3]) },
+    { kind: 'ready', proof: new Uint8Array([9, 8]) },
+    { kind: 'status', id: 4, restart: true },
+    { kind: 'error', message: 'authentication failed' },
+    { kind: 'pong', id: 12 },
+    { kind: 'event', id: 1, event: { skip: true, attrPath: ['x'] } },
+    { kind: 'event', id: 2, event: { attr: 'a', attrPath: ['a'], attrs: ['b', 'c'] } },
+    { kind: 'event', id: 3, event: { attr: 'e', attrPath: ['e'], error: 'boom\n  at x', fatal: false } },
+    {
+      kind: 'event',
+      id: 5,
+      event: {
+        attr: '"a.b"',
+        attrPath: ['a.b'],
+        name: 'n',
+        system: 'aarch64-linux',
+        drvPath: '/nix/store/x.drv',
+        outputs: { out: '/nix/store/o', dev: '/nix/store/d' },
+        meta: { description: 'd', nested: { list: [1, 'two'] } },
+        inputDrvs: { '/nix/store/i.drv': ['out', 'dev'] },
+        constituents: ['/nix/store/c.drv'],
+        namedConstituents: ['hello'],
+      },
+    },
+    { kind: 'event', id: 6, event: { attr: 'p', attrPath: ['p'], name: 'p', system: 's', drvPath: '/d', outputs: {} } },
+  ];
+  for (const m of messages) expect(decodeServer(new FrameDecoder().push(encodeServer(m))[0]!)).toEqual(m);
+});
+
+test('the config survives a round trip', () => {
+  const config = {
+    input: { kind: 'flake' as const, lockedUrl: 'path:/x?narHash=sha256-abc', attrPath: ['hydraJobs'], overriddenLock: '{"a":1}' },
+    autoArgs: [
+      { name: 'a', kind: 'expr' as const, value: '1 + 1' },
+      { name: 'b', kind: 'string' as const, value: 'text' },
+    ],
+    includePaths: ['nixpkgs=/x'],
+    nixOptions: [['restrict-eval', 'true']] as Array<[string, string]>,
+    impure: true,
+    forceRecurse: false,
+    meta: true,
+    showInputDrvs: false,
+    showTrace: true,
+    maxMemoryMiB: 2048,
+  };
+  expect(decodeConfig(encodeConfig(config))).toEqual(config);
+  const file = { ...config, input: { kind: 'file' as const, path: '/jobs.nix' } };
+  expect(decodeConfig(encodeConfig(file))).toEqual(file);
+});
