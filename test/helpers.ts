@@ -25,8 +25,8 @@ export interface CliRun {
   exitCode: number | undefined;
 }
 
-export async function runCli(args: string[], options: { cwd?: string } = {}): Promise<CliRun> {
-  const result = await execa(process.execPath, [CLI, ...args], { cwd: options.cwd ?? ROOT, reject: false });
+export async function runCli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliRun> {
+  const result = await execa(process.execPath, [CLI, ...args], { cwd: options.cwd ?? ROOT, env: options.env, reject: false });
   const events = result.stdout
     .split('\n')
     .filter((l) => l.startsWith('{'))

@@ -62,6 +62,10 @@ export async function runEvaluation(options: RunOptions): Promise<RunResult> {
   for (const worker of active) scheduler.addWorker(worker.id, worker.systems);
 
   const failed = new Set<Worker>();
+  const finished = new Promise<'finished'>((resolve) => {
+    const check = () => (scheduler.done || signal?.aborted ? resolve('finished') : void change.wait().then(check));
+    check();
+  });
   // One loop per slot: slot i of a worker takes items only while the
   // worker's capacity is above i.
   const loop = async (worker: Worker, slot: number): Promise<void> => {
@@ -80,7 +84,10 @@ export async function runEvaluation(options: RunOptions): Promise<RunResult> {
         change.notify();
         if (error instanceof WorkerUnavailableError && worker.recover) {
           log.warn({ worker: worker.id, err: error.message }, 'worker unavailable; its items go back on the queue');
-          if (await worker.recover()) continue;
+          // The others may finish the walk meanwhile; then stop waiting for this one.
+          const recovered = await Promise.race([worker.recover(), finished]);
+          if (recovered === 'finished') return;
+          if (recovered) continue;
         }
         if (failed.has(worker)) return;
         failed.add(worker);

@@ -88,6 +88,8 @@ export class RemoteWorker implements Worker {
   #nextId = 1;
   #closed = false;
   #watchdog: NodeJS.Timeout | undefined;
+  /** A connection still in its handshake, so close() can abandon it. */
+  #connecting: ClientConnection | undefined;
 
   constructor(options: RemoteWorkerOptions) {
     this.id = options.id;
@@ -133,6 +135,7 @@ export class RemoteWorker implements Worker {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#watchdog);
+    this.#connecting?.destroy(new Error('worker closed'));
     const connection = this.#connection;
     this.#connection = undefined;
     if (connection && !connection.closed) {
@@ -168,6 +171,7 @@ export class RemoteWorker implements Worker {
         ? connectTls({ host: endpoint.host, port: endpoint.port, servername: endpoint.host, ...tls })
         : connectTcp({ host: endpoint.host, port: endpoint.port });
       const connection: ClientConnection = new MessageConnection(socket, { decode: decodeServer, encode: encodeClient });
+      this.#connecting = connection;
       const clientNonce = newNonce();
       let serverNonce: Uint8Array | undefined;
       let settled = false;
@@ -175,10 +179,13 @@ export class RemoteWorker implements Worker {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        this.#connecting = undefined;
         connection.destroy(error);
         reject(error);
       };
-      const timer = setTimeout(() => fail(new Error(`worker ${this.#where}: setup timed out`)), this.#timeouts.setupMs);
+      // A peer must greet at once (a stopped process still accepts TCP
+      // connections); setting up its evaluator may take longer.
+      let timer = setTimeout(() => fail(new Error(`worker ${this.#where}: no greeting`)), this.#timeouts.deadAfterMs);
       connection.onClose((error) => {
         fail(new Error(`worker ${this.#where}: connection closed during setup${error ? `: ${error.message}` : ''}`));
         if (settled) this.#lost(connection, error);
@@ -191,6 +198,8 @@ export class RemoteWorker implements Worker {
             return fail(new RemoteRefusedError(`worker ${this.#where}: protocol version mismatch: it speaks ${message.protocolVersion}, this master ${PROTOCOL_VERSION}`));
           }
           serverNonce = message.nonce;
+          clearTimeout(timer);
+          timer = setTimeout(() => fail(new Error(`worker ${this.#where}: setup timed out`)), this.#timeouts.setupMs);
           const config = this.#config!;
           const mac = token ? clientMac(token, serverNonce, clientNonce, config) : Buffer.alloc(0);
           connection.send({ kind: 'setup', protocolVersion: PROTOCOL_VERSION, nonce: clientNonce, mac, config });
@@ -202,6 +211,7 @@ export class RemoteWorker implements Worker {
           }
           settled = true;
           clearTimeout(timer);
+          this.#connecting = undefined;
           resolve(connection);
           return;
         }
