@@ -1,0 +1,149 @@
+/**
+ * The worker's door: nothing is evaluated before authentication, and a
+ * misbehaving peer is dropped while the worker goes on serving others.
+ * Raw sockets speak the protocol by hand here.
+ */
+import { connect, type Socket } from 'node:net';
+import { execa } from 'execa';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { clientMac, newNonce } from '../../src/protocol/auth.js';
+import { PROTOCOL_VERSION, decodeServer, encodeClient, encodeConfig, type ServerMessage } from '../../src/protocol/codec.js';
+import { FrameDecoder } from '../../src/protocol/framing.js';
+import { FIXTURES, collect, config, derivations } from '../helpers.js';
+import { startWorker, type WorkerProcess } from '../workers.js';
+
+const TOKEN = Buffer.from('door-token');
+let w: WorkerProcess;
+
+beforeAll(async () => {
+  w = await startWorker(['--listen', '127.0.0.1:0'], { env: { EVIX_TOKEN: TOKEN.toString() } });
+});
+afterAll(async () => {
+  await w.stop();
+});
+
+const { workdir: _w, overrideInputs: _o, ...wire } = config({ kind: 'expr', expr: '{ a = derivation { name = "door"; system = "x"; builder = "/bin/sh"; }; }' });
+const configBytes = encodeConfig(wire);
+
+/** A raw connection that records every server message and when it closed. */
+class RawClient {
+  readonly socket: Socket;
+  readonly messages: ServerMessage[] = [];
+  readonly closed: Promise<void>;
+  readonly #decoder = new FrameDecoder();
+  #waiters: Array<() => void> = [];
+
+  constructor() {
+    this.socket = connect({ host: '127.0.0.1', port: w.port });
+    this.socket.on('data', (chunk: Buffer) => {
+      for (const frame of this.#decoder.push(chunk)) this.messages.push(decodeServer(frame));
+      for (const wake of this.#waiters.splice(0)) wake();
+    });
+    this.closed = new Promise((resolve) => this.socket.on('close', () => resolve()));
+    this.socket.on('error', () => {});
+  }
+
+  async next(kind: ServerMessage['kind']): Promise<ServerMessage> {
+    for (;;) {
+      const found = this.messages.find((m) => m.kind === kind);
+      if (found) return found;
+      await Promise.race([new Promise<void>((resolve) => this.#waiters.push(resolve)), this.closed.then(() => Promise.reject(new Error(`closed before ${kind}`)))]);
+    }
+  }
+
+  async hello(): Promise<Uint8Array> {
+    const hello = await this.next('hello');
+    if (hello.kind !== 'hello') throw new Error('no hello');
+    return hello.nonce;
+  }
+}
+
+async function nixChildren(): Promise<number> {
+  const { stdout } = await execa('pgrep', ['-P', String(w.process.pid), '-x', 'nix'], { reject: false });
+  return stdout.split('\n').filter((l) => l !== '').length;
+}
+
+async function expectStillServing(): Promise<void> {
+  const run = await collect(config({ kind: 'file', path: `${FIXTURES}/wide.nix` }, { autoArgs: [{ name: 'count', kind: 'expr', value: '20' }] }), 0, {
+    remotes: [{ endpoint: { host: '127.0.0.1', port: w.port }, systems: [], connections: 1 }],
+    remoteToken: TOKEN,
+  });
+  expect(derivations(run.events)).toHaveLength(20);
+}
+
+test('a setup signed with the wrong token is refused before anything is evaluated', async () => {
+  const client = new RawClient();
+  const serverNonce = await client.hello();
+  const nonce = newNonce();
+  const mac = clientMac(Buffer.from('not-the-token'), serverNonce, nonce, configBytes);
+  client.socket.write(encodeClient({ kind: 'setup', protocolVersion: PROTOCOL_VERSION, nonce, mac, config: configBytes }));
+  expect(await client.next('error')).toEqual({ kind: 'error', message: 'authentication failed' });
+  await client.closed;
+  expect(client.messages.some((m) => m.kind === 'ready')).toBe(false);
+  expect(await nixChildren()).toBe(0);
+  await expectStillServing();
+});
+
+test('a setup without a MAC is refused', async () => {
+  const client = new RawClient();
+  await client.hello();
+  client.socket.write(encodeClient({ kind: 'setup', protocolVersion: PROTOCOL_VERSION, nonce: newNonce(), mac: new Uint8Array(), config: configBytes }));
+  expect(await client.next('error')).toEqual({ kind: 'error', message: 'authentication failed' });
+  await client.closed;
+});
+
+test('a recorded handshake replayed on a new connection is refused', async () => {
+  const first = new RawClient();
+  const serverNonce = await first.hello();
+  const nonce = newNonce();
+  const setup = encodeClient({ kind: 'setup', protocolVersion: PROTOCOL_VERSION, nonce, mac: clientMac(TOKEN, serverNonce, nonce, configBytes), config: configBytes });
+  first.socket.write(setup);
+  expect((await first.next('ready')).kind).toBe('ready');
+  first.socket.write(encodeClient({ kind: 'work', id: 1, attrPath: ['a'] }));
+  const event = await first.next('event');
+  expect(event.kind === 'event' && 'drvPath' in event.event).toBe(true);
+  first.socket.end();
+
+  const replay = new RawClient();
+  await replay.hello();
+  replay.socket.write(setup);
+  expect(await replay.next('error')).toEqual({ kind: 'error', message: 'authentication failed' });
+  await replay.closed;
+});
+
+test('work before the handshake, garbage and an oversized frame are dropped', async () => {
+  const early = new RawClient();
+  await early.hello();
+  early.socket.write(encodeClient({ kind: 'work', id: 1, attrPath: ['a'] }));
+  expect(await early.next('error')).toEqual({ kind: 'error', message: 'expected setup first' });
+  await early.closed;
+
+  const garbage = new RawClient();
+  garbage.socket.write('GET / HTTP/1.1\r\nHost: worker\r\n\r\n');
+  await garbage.closed;
+  expect(garbage.messages.map((m) => m.kind)).toEqual(['hello']);
+
+  const huge = new RawClient();
+  const header = Buffer.alloc(8);
+  header.writeUInt32LE(0, 0);
+  header.writeUInt32LE(64 * 1024 * 1024, 4);
+  huge.socket.write(header);
+  await huge.closed;
+
+  expect(await nixChildren()).toBe(0);
+  await expectStillServing();
+});
+
+test('a protocol version mismatch is named', async () => {
+  const client = new RawClient();
+  await client.hello();
+  client.socket.write(encodeClient({ kind: 'setup', protocolVersion: 99, nonce: newNonce(), mac: new Uint8Array(), config: configBytes }));
+  expect(await client.next('error')).toEqual({ kind: 'error', message: `protocol version mismatch: this worker speaks ${PROTOCOL_VERSION}, the master 99` });
+});
+
+test('a silent connection is dropped after the handshake timeout', async () => {
+  const client = new RawClient();
+  await client.hello();
+  await client.closed;
+  expect(await client.next('error').catch(() => undefined)).toEqual({ kind: 'error', message: 'handshake timed out' });
+}, 20_000);
