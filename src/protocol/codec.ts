@@ -43,8 +43,10 @@ function frame(message: capnp.Message): Buffer {
 function read<T extends capnp.Struct>(bytes: Uint8Array, root: capnp.StructCtor<T>): T {
   try {
     const message = new capnp.Message(bytes, false);
-    // A pointer cycle or an amplification attack cannot read more words than this.
-    message._capnp.traversalLimit = Math.max(1024, (bytes.length / 8) * 4);
+    // capnp-es charges 8 for every pointer followed, again on each read of a
+    // field; this bounds what a pointer cycle or an amplification attack can
+    // make us read to a fixed multiple of the (already bounded) frame.
+    message._capnp.traversalLimit = Math.max(1 << 20, bytes.length * 64);
     return message.getRoot(root);
   } catch (error) {
     throw new ProtocolError(`malformed message: ${(error as Error).message}`);

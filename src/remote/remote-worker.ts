@@ -38,7 +38,10 @@ export interface RemoteTimeouts {
   pingAfterMs: number;
   /** With items outstanding and nothing heard for this long, the peer is gone. */
   deadAfterMs: number;
-  /** Reconnection attempts after a loss, with doubling delays from 250 ms up to 5 s. */
+  /**
+   * Failed connections in a row (attempts and losses with no answer between)
+   * before giving up; attempts wait doubling delays from 250 ms up to 5 s.
+   */
   reconnectAttempts: number;
 }
 
@@ -90,6 +93,7 @@ export class RemoteWorker implements Worker {
   #watchdog: NodeJS.Timeout | undefined;
   /** A connection still in its handshake, so close() can abandon it. */
   #connecting: ClientConnection | undefined;
+  #lossesInARow = 0;
 
   constructor(options: RemoteWorkerOptions) {
     this.id = options.id;
@@ -148,7 +152,9 @@ export class RemoteWorker implements Worker {
 
   async #reconnect(): Promise<boolean> {
     let delay = 250;
-    for (let attempt = 1; attempt <= this.#timeouts.reconnectAttempts && !this.#closed; attempt++) {
+    // Losses with no answer in between count together, so a connection that
+    // comes up and falls again at once cannot loop for ever.
+    for (let attempt = 1; this.#lossesInARow <= this.#timeouts.reconnectAttempts && !this.#closed; attempt++) {
       await new Promise((resolve) => setTimeout(resolve, delay));
       delay = Math.min(delay * 2, 5000);
       try {
@@ -156,6 +162,7 @@ export class RemoteWorker implements Worker {
         this.#log.info({ attempt }, 'reconnected');
         return true;
       } catch (error) {
+        this.#lossesInARow++;
         this.#log.warn({ attempt, err: (error as Error).message }, 'reconnect failed');
         if (error instanceof RemoteRefusedError) return false;
       }
@@ -231,6 +238,7 @@ export class RemoteWorker implements Worker {
         const pending = this.#pending.get(message.id);
         if (!pending?.result) return;
         this.#pending.delete(message.id);
+        this.#lossesInARow = 0;
         this.#depth.answered(pending.sentAt, performance.now());
         if (message.restart) this.#log.debug('remote evaluator restarted past its memory limit');
         pending.resolve(pending.result);
@@ -257,6 +265,7 @@ export class RemoteWorker implements Worker {
   #lost(connection: ClientConnection, error: Error | undefined): void {
     if (this.#connection !== connection) return;
     this.#connection = undefined;
+    this.#lossesInARow++;
     if (!this.#closed) this.#log.warn({ err: error?.message }, 'connection lost');
     this.#failPending(new WorkerUnavailableError(`worker ${this.#where} lost: ${error?.message ?? 'connection closed'}`));
   }

@@ -109,3 +109,9 @@ test('the config survives a round trip', () => {
   const file = { ...config, input: { kind: 'file' as const, path: '/jobs.nix' } };
   expect(decodeConfig(encodeConfig(file))).toEqual(file);
 });
+
+test('large messages decode within the traversal limit', () => {
+  const attrs = Array.from({ length: 5000 }, (_, i) => `child-${i}`);
+  const m: ServerMessage = { kind: 'event', id: 1, event: { attr: 'big', attrPath: ['big'], attrs } };
+  expect(decodeServer(encodeServer(m))).toEqual(m);
+});
