@@ -159,3 +159,55 @@ describe('failures', () => {
     expect(run.stderr).toMatch(/without a token/);
   });
 });
+
+describe('the worker process', () => {
+  test('SIGTERM finishes the items in flight and hands the rest back', async () => {
+    const w = await worker();
+    let seen = 0;
+    let exited: Promise<unknown> | undefined;
+    const run = await collect(wide(300), 1, {
+      remotes: [remote(w, [], 2)],
+      remoteToken: token,
+      remoteTimeouts: FAST,
+      onEvent: () => {
+        if (++seen !== 40) return;
+        w.process.kill('SIGTERM');
+        exited = w.process;
+      },
+    });
+    expect(run.fatal).toBeUndefined();
+    expect(derivations(run.events)).toHaveLength(300);
+    const result = (await exited) as { exitCode?: number };
+    expect(result.exitCode).toBe(0);
+    expect(w.stderr()).not.toMatch(/Error|at .*\.js/);
+  });
+
+  test('--max-connections bounds the connections served at once', async () => {
+    const w = await worker(['--max-connections', '1']);
+    const run = await runCli(['eval', '--file', `${FIXTURES}/wide.nix`, '--arg', 'count', '20', '--workers', '0', '--remote', `127.0.0.1:${w.port}`, '', '2', '-v'], {
+      env: { EVIX_REMOTE_TOKEN: TOKEN },
+    });
+    expect(run.exitCode).toBe(0);
+    expect(derivations(run.events)).toHaveLength(20);
+    expect(run.stderr).toContain('worker is busy: 1 connections already');
+  });
+
+  test('the remote evaluator restarts past its memory limit and says so', async () => {
+    const w = await worker(['--max-memory', '1']);
+    const messages: string[] = [];
+    const { pino } = await import('pino');
+    const { Writable } = await import('node:stream');
+    const log = pino(
+      { level: 'debug' },
+      new Writable({
+        write(chunk: Buffer, _e, done) {
+          messages.push((JSON.parse(chunk.toString()) as { msg: string }).msg);
+          done();
+        },
+      }),
+    );
+    const run = await collect(wide(30), 0, { remotes: [remote(w)], remoteToken: token, log });
+    expect(derivations(run.events)).toHaveLength(30);
+    expect(messages.filter((m) => m.includes('remote evaluator restarted')).length).toBeGreaterThanOrEqual(5);
+  });
+});
