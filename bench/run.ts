@@ -113,6 +113,66 @@ for (const fixture of FIXTURES) {
   rows.push(...(await benchFixture(fixture)));
 }
 
+/** Starts `evix worker` on loopback; resolves its port and a stop function. */
+function startWorker(): Promise<{ port: number; stop: () => void }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, 'worker', '--listen', '127.0.0.1:0', '-q'], { cwd: ROOT, env: { ...process.env, EVIX_TOKEN: 'bench' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+      const match = /listening on [^:]+:(\d+)/.exec(stderr);
+      if (match) resolve({ port: Number(match[1]), stop: () => child.kill('SIGKILL') });
+    });
+    child.on('exit', () => reject(new Error(`worker exited: ${stderr}`)));
+  });
+}
+
+/**
+ * Remote workers on loopback against the same number of local ones, on the
+ * tree fixture: what the protocol and the extra process cost per item.
+ */
+async function benchRemote(): Promise<{ local: number; remote: number; ratio: number; perItemUs: number; codecUs: number }> {
+  const worker = await startWorker();
+  const tree = FIXTURES[0]!;
+  const local = [CLI, 'eval', '--file', tree.file, '--workers', '2'];
+  const remote = [CLI, 'eval', '--file', tree.file, '--workers', '0', '--remote', `127.0.0.1:${worker.port}`, '', '2'];
+  process.env.EVIX_REMOTE_TOKEN = 'bench';
+  const localTimes: number[] = [];
+  const remoteTimes: number[] = [];
+  let items = 0;
+  try {
+    await measure(process.execPath, remote);
+    for (let round = 0; round < ROUNDS; round++) {
+      localTimes.push((await measure(process.execPath, local)).seconds);
+      const r = await measure(process.execPath, remote);
+      remoteTimes.push(r.seconds);
+      items = r.stdout.split('\n').filter((l) => l !== '').length;
+    }
+  } finally {
+    worker.stop();
+  }
+  const l = median(localTimes);
+  const r = median(remoteTimes);
+  return { local: l, remote: r, ratio: r / l, perItemUs: ((r - l) / items) * 1e6, codecUs: await codecCost() };
+}
+
+/** CPU time of the messages of one item (Work, Event, Status) encoded and decoded, in µs. */
+async function codecCost(): Promise<number> {
+  const codec = await import(`${ROOT}dist/protocol/codec.js`);
+  const event = { attr: 'n1.n2.n3', attrPath: ['n1', 'n2', 'n3'], name: 'tree-1-2-3', system: 'x86_64-linux', drvPath: '/nix/store/00000000000000000000000000000000-tree-1-2-3.drv', outputs: { out: '/nix/store/00000000000000000000000000000000-tree-1-2-3' } };
+  const n = 20_000;
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    codec.decodeClient(codec.encodeClient({ kind: 'work', id: i, attrPath: event.attrPath }));
+    codec.decodeServer(codec.encodeServer({ kind: 'event', id: i, event }));
+    codec.decodeServer(codec.encodeServer({ kind: 'status', id: i, restart: false }));
+  }
+  return Number(process.hrtime.bigint() - start) / 1e3 / n;
+}
+
+process.stderr.write('bench: remote workers on loopback...\n');
+const remote = await benchRemote();
+
 console.log(`evix bench: median of ${ROUNDS} interleaved rounds after a warm-up; ratio = time / nix-instantiate time`);
 console.log('fixture                   tool               seconds   ratio   peak MiB   drvs');
 for (const r of rows) {
@@ -124,14 +184,19 @@ for (const r of rows) {
 const heavy = rows.filter((r) => FIXTURES.find((f) => f.name === r.fixture)?.heavy);
 const w1 = heavy.find((r) => r.tool === 'evix --workers 1')!;
 const w2 = heavy.find((r) => r.tool === 'evix --workers 2')!;
+console.log(
+  `remote on loopback, tree: 2 local workers ${remote.local.toFixed(3)} s, 1 remote x 2 connections ${remote.remote.toFixed(3)} s; ` +
+    `protocol cost ${remote.perItemUs.toFixed(1)} µs per item end to end, ${remote.codecUs.toFixed(1)} µs of it encoding and decoding`,
+);
 const targets = [
   { name: '--workers 1 within 1.15x of nix-instantiate (heavy)', ok: w1.ratio <= 1.15, value: w1.ratio },
   { name: '--workers 2 at most 0.65x of nix-instantiate (heavy)', ok: w2.ratio <= 0.65, value: w2.ratio },
+  { name: 'remote on loopback within 1.10x of local (tree)', ok: remote.ratio <= 1.1, value: remote.ratio },
 ];
 for (const t of targets) console.log(`${t.ok ? 'MET   ' : 'MISSED'} ${t.name}: ${t.value.toFixed(2)}x`);
 const mismatched = rows.filter((r) => r.derivations !== rows.find((b) => b.fixture === r.fixture && b.tool === 'nix-instantiate')!.derivations);
 for (const r of mismatched) console.log(`MISMATCH ${r.fixture}: ${r.tool} found ${r.derivations} derivations`);
 
 mkdirSync(`${ROOT}bench/out`, { recursive: true });
-writeFileSync(`${ROOT}bench/out/results.json`, JSON.stringify({ rows, targets }, null, 2));
+writeFileSync(`${ROOT}bench/out/results.json`, JSON.stringify({ rows, remote, targets }, null, 2));
 if (mismatched.length > 0) process.exitCode = 1;

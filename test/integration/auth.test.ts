@@ -22,7 +22,8 @@ afterAll(async () => {
   await w.stop();
 });
 
-const { workdir: _w, overrideInputs: _o, ...wire } = config({ kind: 'expr', expr: '{ a = derivation { name = "door"; system = "x"; builder = "/bin/sh"; }; }' });
+const { workdir: _w, overrideInputs: _o, input: _i, ...options } = config({ kind: 'expr', expr: '' });
+const wire = { ...options, input: { kind: 'expr' as const, expr: '{ a = derivation { name = "door"; system = "x"; builder = "/bin/sh"; }; }' } };
 const configBytes = encodeConfig(wire);
 
 /** A raw connection that records every server message and when it closed. */

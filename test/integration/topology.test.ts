@@ -70,7 +70,8 @@ let x86: WorkerProcess;
 let arm: WorkerProcess;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'evix-topology-'));
-  [any1, any2, x86, arm] = await Promise.all(Array.from({ length: 4 }, () => startWorker(['--listen', '127.0.0.1:0'], { env: { EVIX_TOKEN: TOKEN.toString() } })));
+  const start = () => startWorker(['--listen', '127.0.0.1:0'], { env: { EVIX_TOKEN: TOKEN.toString() } });
+  [any1, any2, x86, arm] = await Promise.all([start(), start(), start(), start()]);
 });
 afterAll(async () => {
   await Promise.all([any1, any2, x86, arm].map((w) => w.stop()));
