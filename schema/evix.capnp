@@ -65,6 +65,8 @@ struct Derivation {
   constituents @7 :List(Text);
   namedConstituents @8 :List(Text);
   isAggregate @9 :Bool;
+  requiredSystemFeatures @10 :List(Text);
+  extraValueJson @11 :Text;   # JSON of --apply's result; empty without --apply
 }
 
 struct InputDrv {
@@ -115,6 +117,8 @@ struct Config {
   showInputDrvs @9 :Bool;
   showTrace @10 :Bool;
   maxMemoryMiB @11 :UInt32;
+  select @12 :Text;           # --select function, empty for none
+  apply @13 :Text;            # --apply function, empty for none
 }
 
 struct Flake {

@@ -28,6 +28,10 @@ export interface EvalOptions {
   meta: boolean;
   showInputDrvs: boolean;
   showTrace: boolean;
+  /** --select: a Nix function applied to the root before the walk. */
+  select?: string;
+  /** --apply: a Nix function applied to each derivation; its result is `extraValue`. */
+  apply?: string;
   /** Restart a worker's evaluator once its resident memory passes this. */
   maxMemoryMiB: number;
   /** Directory relative paths in expressions resolve against. */

@@ -6,7 +6,7 @@
 import type { EvalConfig } from './config.js';
 import { isDerivationEvent, type EvalEvent } from './events.js';
 import { silentLogger, type Logger } from './log.js';
-import { runEvaluation, type RunResult } from './master/run.js';
+import { runEvaluation, type RunResult, type RunSnapshot } from './master/run.js';
 import type { Worker } from './master/worker.js';
 import { resolveConfig } from './resolve.js';
 import { GcRootsSink } from './sinks/gc-roots.js';
@@ -31,6 +31,8 @@ export interface EvaluateOptions {
   log?: Logger;
   gcRootsDir?: string;
   signal?: AbortSignal;
+  /** Receives a way to look at the run's progress (the progress display). */
+  observe?: (snapshot: () => RunSnapshot) => void;
   /** Called with the local workers once created (tests use it to reach their children). */
   onWorkers?: (workers: readonly LocalWorker[]) => void;
 }
@@ -64,6 +66,7 @@ export async function evaluate(config: EvalConfig, options: EvaluateOptions): Pr
     config: workerConfig,
     log,
     signal: options.signal,
+    ...(options.observe ? { observe: options.observe } : {}),
     onEvent: (event) => {
       options.onEvent(event);
       if (gcRoots && isDerivationEvent(event)) gcRoots.add(event.drvPath);

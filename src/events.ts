@@ -14,6 +14,8 @@ export interface DerivationEvent {
   drvPath: string;
   /** Output name to store path. */
   outputs: Record<string, string>;
+  /** System features a builder needs (`requiredSystemFeatures`), empty when none. */
+  requiredSystemFeatures: string[];
   /** With --meta: the meta attributes that can be forced and serialised. */
   meta?: Record<string, unknown>;
   /** With --show-input-drvs: input .drv path to the outputs used, read from the .drv. */
@@ -22,6 +24,8 @@ export interface DerivationEvent {
   constituents?: string[];
   /** For aggregates: constituents named by attribute instead of given as derivations. */
   namedConstituents?: string[];
+  /** With --apply: the function's result for this derivation. */
+  extraValue?: unknown;
 }
 
 export interface AttrsetEvent {

@@ -22,6 +22,8 @@ export async function resolveConfig(config: EvalConfig): Promise<WorkerConfig> {
     .filter((a) => a.kind === 'expr')
     .map((a) => ({ label: `--arg ${a.name}`, text: a.value }));
   if (input.kind === 'expr') expressions.push({ label: '--expr', text: input.expr });
+  if (config.select !== undefined) expressions.push({ label: '--select', text: config.select });
+  if (config.apply !== undefined) expressions.push({ label: '--apply', text: config.apply });
   try {
     const [resolved] = await Promise.all([resolveInput(config), checkParse(expressions, config.workdir)]);
     return { ...options, input: resolved };

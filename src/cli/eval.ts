@@ -5,7 +5,9 @@ import { evaluate } from '../evaluate.js';
 import { createLogger } from '../log.js';
 import { parseEndpoint } from '../remote/endpoint.js';
 import type { RemoteSpec } from '../evaluate.js';
+import { OUTPUT_FORMATS, type OutputFormat } from '../sinks/formats.js';
 import { NdjsonSink } from '../sinks/ndjson.js';
+import { Progress } from './progress.js';
 import { UsageError, splitOptionValue } from './argv.js';
 import { logLevelOf, withLogOptions, type LogFlags } from './logging.js';
 import { positiveInteger } from './numbers.js';
@@ -45,6 +47,9 @@ interface EvalFlags extends LogFlags {
   remoteTlsCa?: string;
   remoteTlsCert?: string;
   remoteTlsKey?: string;
+  select?: string;
+  apply?: string;
+  outputFormat: string;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -68,6 +73,9 @@ export function evalCommand(): Command {
     .option('--meta', "include each derivation's meta attributes")
     .option('--show-input-drvs', "include each derivation's input derivations, read from its .drv")
     .option('--gc-roots-dir <dir>', 'register a GC root in DIR for every derivation found')
+    .option('--select <expr>', 'apply the Nix function EXPR to the root before the walk')
+    .option('--apply <expr>', "apply the Nix function EXPR to each derivation; its result is printed as extraValue")
+    .option('--output-format <format>', `evix (every event) or nix-eval-jobs (derivation and error lines as nix-eval-jobs prints them)`, 'evix')
     .option('--show-trace', 'include Nix stack traces in error messages')
     .option('--remote <host:port> <systems> <n>', "use N connections to `evix worker` at HOST:PORT, owning SYSTEMS (comma list; '' for any)", collect, [])
     .option('--remote-token-file <file>', 'token for remote workers (or EVIX_REMOTE_TOKEN)')
@@ -82,8 +90,10 @@ export function evalCommand(): Command {
       const ca = readFileOption('--remote-tls-ca', flags.remoteTlsCa);
       const cert = readFileOption('--remote-tls-cert', flags.remoteTlsCert);
       const key = readFileOption('--remote-tls-key', flags.remoteTlsKey);
+      const format = outputFormat(flags.outputFormat);
       const log = createLogger(logLevelOf(flags));
-      const out = new NdjsonSink(process.stdout);
+      const out = new NdjsonSink(process.stdout, format);
+      const progress = Progress.wanted(process.stderr, flags.quiet ?? false) ? new Progress(process.stderr) : undefined;
       try {
         const result = await runWithSignals((signal) =>
           evaluate(config, {
@@ -94,11 +104,14 @@ export function evalCommand(): Command {
             onEvent: out.write,
             log,
             signal,
+            ...(progress ? { observe: (snapshot: Parameters<Progress['watch']>[0]) => progress.watch(snapshot) } : {}),
             ...(flags.gcRootsDir ? { gcRootsDir: flags.gcRootsDir } : {}),
           }),
         );
+        progress?.stop();
         reportRun(result);
       } finally {
+        progress?.stop();
         out.flush();
       }
     });
@@ -129,6 +142,8 @@ export function configFromFlags(flags: EvalFlags, workdir: string): EvalConfig {
     showTrace: flags.showTrace ?? false,
     maxMemoryMiB: positiveInteger('--max-memory', flags.maxMemorySize ?? flags.maxMemory, 1),
     workdir,
+    ...(flags.select !== undefined ? { select: flags.select } : {}),
+    ...(flags.apply !== undefined ? { apply: flags.apply } : {}),
   };
 }
 
@@ -141,6 +156,12 @@ function autoArg(option: string, kind: AutoArg['kind'], joined: string): AutoArg
 function pair(joined: string): [string, string] {
   const [a = '', b = ''] = splitOptionValue(joined);
   return [a, b];
+}
+
+function outputFormat(text: string): OutputFormat {
+  const format = OUTPUT_FORMATS.find((f) => f === text);
+  if (!format) throw new UsageError(`--output-format must be one of ${OUTPUT_FORMATS.join(', ')}, not '${text}'`);
+  return format;
 }
 
 /** `--remote HOST:PORT SYSTEMS N`. */

@@ -4,7 +4,7 @@
  * says the walk is over. Events go to the caller as they come.
  */
 import type { WorkerConfig } from '../config.js';
-import type { EvalEvent } from '../events.js';
+import { isErrorEvent, type EvalEvent } from '../events.js';
 import type { Logger } from '../log.js';
 import type { AttrPath } from '../nix/syntax.js';
 import { Scheduler } from './scheduler.js';
@@ -19,6 +19,16 @@ export interface RunOptions {
   root?: AttrPath;
   /** Stops handing out work; what is in flight is dropped. */
   signal?: AbortSignal;
+  /** Receives, once the workers are set up, a way to look at the run's progress. */
+  observe?: (snapshot: () => RunSnapshot) => void;
+}
+
+export interface RunSnapshot {
+  completed: number;
+  queued: number;
+  errors: number;
+  workers: number;
+  busyWorkers: number;
 }
 
 export interface RunResult {
@@ -60,6 +70,11 @@ export async function runEvaluation(options: RunOptions): Promise<RunResult> {
     return { fatal: setupErrors[0] ?? 'no workers to evaluate with', completed: 0 };
   }
   for (const worker of active) scheduler.addWorker(worker.id, worker.systems);
+  let errorCount = 0;
+  options.observe?.(() => {
+    const { completed, queued, workers: count, busyWorkers } = scheduler.stats;
+    return { completed, queued, errors: errorCount, workers: count, busyWorkers };
+  });
 
   const failed = new Set<Worker>();
   const finished = new Promise<'finished'>((resolve) => {
@@ -97,6 +112,7 @@ export async function runEvaluation(options: RunOptions): Promise<RunResult> {
         return;
       }
       const outcome = scheduler.complete(worker.id, item, result);
+      if (isErrorEvent(result)) errorCount++;
       if (outcome.kind === 'event') onEvent(outcome.event);
       else if (outcome.kind === 'fatal' && outcome.event) onEvent(outcome.event);
       change.notify();

@@ -123,8 +123,10 @@ export class Scheduler {
     return this.#fatal;
   }
 
-  get stats(): { queued: number; busy: number; completed: number; workers: number } {
-    return { queued: this.#queue.length, busy: this.#busyCount, completed: this.#completed, workers: this.#workers.size };
+  get stats(): { queued: number; busy: number; busyWorkers: number; completed: number; workers: number } {
+    let busyWorkers = 0;
+    for (const held of this.#busy.values()) if (held.size > 0) busyWorkers++;
+    return { queued: this.#queue.length, busy: this.#busyCount, busyWorkers, completed: this.#completed, workers: this.#workers.size };
   }
 
   #requeueBusy(workerId: string): void {

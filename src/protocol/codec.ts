@@ -204,7 +204,9 @@ function writeDerivation(d: schema.Derivation, r: DerivationEvent): void {
     list.get(i).key = key;
     list.get(i).value = value;
   });
+  setTexts(d._initRequiredSystemFeatures(r.requiredSystemFeatures.length), r.requiredSystemFeatures);
   if (r.meta !== undefined) d.metaJson = JSON.stringify(r.meta);
+  if ('extraValue' in r) d.extraValueJson = JSON.stringify(r.extraValue ?? null);
   if (r.inputDrvs !== undefined) {
     d.hasInputDrvs = true;
     const inputs = Object.entries(r.inputDrvs);
@@ -240,8 +242,10 @@ function readEvent(e: schema.Event): WorkResult {
         system: d.system,
         drvPath: d.drvPath,
         outputs: Object.fromEntries(d.outputs.toArray().map((o) => [o.key, o.value])),
+        requiredSystemFeatures: d.requiredSystemFeatures.toArray(),
       };
       if (d.metaJson !== '') event.meta = JSON.parse(d.metaJson) as Record<string, unknown>;
+      if (d.extraValueJson !== '') event.extraValue = JSON.parse(d.extraValueJson) as unknown;
       if (d.hasInputDrvs) event.inputDrvs = Object.fromEntries(d.inputDrvs.toArray().map((i) => [i.drvPath, i.outputs.toArray()]));
       if (d.isAggregate) {
         event.constituents = d.constituents.toArray();
@@ -294,6 +298,8 @@ export function encodeConfig(c: WireConfig): Buffer {
   root.showInputDrvs = c.showInputDrvs;
   root.showTrace = c.showTrace;
   root.maxMemoryMiB = c.maxMemoryMiB;
+  root.select = c.select ?? '';
+  root.apply = c.apply ?? '';
   return frame(message);
 }
 
@@ -319,7 +325,9 @@ export function decodeConfig(bytes: Uint8Array): WireConfig {
         throw new ProtocolError('unknown input kind');
     }
     const autoArgs: AutoArg[] = root.autoArgs.toArray().map((a) => ({ name: a.name, kind: a.isString ? 'string' : 'expr', value: a.value }));
+    const functions = { ...(root.select !== '' ? { select: root.select } : {}), ...(root.apply !== '' ? { apply: root.apply } : {}) };
     return {
+      ...functions,
       input: resolved,
       autoArgs,
       includePaths: root.includePaths.toArray(),

@@ -6,20 +6,25 @@
  */
 import type { Writable } from 'node:stream';
 import type { EvalEvent } from '../events.js';
+import { formatEvent, type OutputFormat } from './formats.js';
 
 const FLUSH_BYTES = 64 * 1024;
 
 export class NdjsonSink {
   readonly #out: Writable;
+  readonly #format: OutputFormat;
   #pending = '';
   #scheduled = false;
 
-  constructor(out: Writable) {
+  constructor(out: Writable, format: OutputFormat = 'evix') {
     this.#out = out;
+    this.#format = format;
   }
 
   readonly write = (event: EvalEvent): void => {
-    this.#pending += `${JSON.stringify(event)}\n`;
+    const line = formatEvent(event, this.#format);
+    if (line === undefined) return;
+    this.#pending += `${JSON.stringify(line)}\n`;
     if (this.#pending.length >= FLUSH_BYTES) this.flush();
     else if (!this.#scheduled) {
       this.#scheduled = true;

@@ -48,7 +48,9 @@ interface Description {
   system?: string;
   drvPath?: string;
   outputs?: Record<string, string>;
+  requiredSystemFeatures?: string[];
   meta?: Record<string, unknown>;
+  extraValue?: unknown;
   constituents?: string[];
   namedConstituents?: string[];
   attrs?: string[];
@@ -126,7 +128,7 @@ export class Evaluator {
     await this.#retiring;
     const config = this.#config;
     const repl = new NixRepl({ args: replArgs(config), cwd: config.workdir });
-    const lines = setupLines(config.input, config.autoArgs, { meta: config.meta, forceRecurse: config.forceRecurse });
+    const lines = setupLines(config.input, config.autoArgs, { meta: config.meta, forceRecurse: config.forceRecurse, select: config.select, apply: config.apply });
     try {
       for (const line of lines) {
         const { error } = splitOutput((await repl.request(line)).text);
@@ -160,6 +162,7 @@ export class Evaluator {
       system: d.system ?? 'unknown',
       drvPath: d.drvPath ?? '',
       outputs: d.outputs ?? {},
+      requiredSystemFeatures: d.requiredSystemFeatures ?? [],
     };
     if (d.meta !== undefined) event.meta = d.meta;
     if (this.#config.showInputDrvs) {
@@ -171,6 +174,7 @@ export class Evaluator {
     }
     if (d.constituents !== undefined) event.constituents = d.constituents;
     if (d.namedConstituents !== undefined) event.namedConstituents = d.namedConstituents;
+    if ('extraValue' in d) event.extraValue = d.extraValue;
     return event;
   }
 

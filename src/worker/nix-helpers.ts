@@ -75,11 +75,16 @@ let
         in if node.flake or true then result else sourceInfo;
       nodes = builtins.mapAttrs (key: node: load key) lock.nodes;
     in nodes.\${lock.root};
+  featuresOf = d:
+    let features = d.requiredSystemFeatures or [ ]; in
+    if builtins.isList features then features
+    else builtins.filter (s: builtins.isString s && s != "") (builtins.split "[[:space:]]+" (toString features));
   describe = opts: root: path:
     let v = select root path; in
     if isDerivation v then
-      { kind = "drv"; name = v.name; system = v.system or "unknown"; drvPath = v.drvPath; outputs = outputsOf v; }
+      { kind = "drv"; name = v.name; system = v.system or "unknown"; drvPath = v.drvPath; outputs = outputsOf v; requiredSystemFeatures = featuresOf v; }
       // (if opts.meta then { meta = metaOf v; } else { })
+      // (if opts.apply != null then { extraValue = opts.apply v; } else { })
       // aggregateOf v
     else if builtins.isAttrs v then
       let recurse = path == [ ] || opts.forceRecurse || (v.recurseForDerivations or false); in
@@ -88,15 +93,25 @@ let
 in { inherit autoCall select callLocked describe; }`;
 
 /** Repl definitions, one per line (the repl reads one expression per line). */
-export function setupLines(input: ResolvedInput, autoArgs: readonly AutoArg[], opts: { meta: boolean; forceRecurse: boolean }): string[] {
+export interface DescribeOptions {
+  meta: boolean;
+  forceRecurse: boolean;
+  /** --select: applied to the root. */
+  select?: string | undefined;
+  /** --apply: applied to each derivation. */
+  apply?: string | undefined;
+}
+
+export function setupLines(input: ResolvedInput, autoArgs: readonly AutoArg[], opts: DescribeOptions): string[] {
   const args = autoArgs
-    .map((a) => `${nixString(a.name)} = ${a.kind === 'string' ? nixString(a.value) : `(${a.value}\n)`};`)
+    .map((a) => `${nixString(a.name)} = ${a.kind === 'string' ? nixString(a.value) : parenthesized(a.value)};`)
     .join(' ');
+  const root = rootExpression(input);
   return [
     `__evix = ${oneLine(HELPERS)}`,
-    `__evixOpts = { meta = ${opts.meta}; forceRecurse = ${opts.forceRecurse}; }`,
+    `__evixOpts = { meta = ${opts.meta}; forceRecurse = ${opts.forceRecurse}; apply = ${opts.apply ? parenthesized(opts.apply) : 'null'}; }`,
     `__evixArgs = { ${args} }`,
-    `__evixRoot = ${rootExpression(input)}`,
+    `__evixRoot = ${opts.select ? `${parenthesized(opts.select)} (${root})` : root}`,
     `_e = path: builtins.toJSON (__evix.describe __evixOpts __evixRoot path)`,
   ];
 }
@@ -104,16 +119,13 @@ export function setupLines(input: ResolvedInput, autoArgs: readonly AutoArg[], o
 /**
  * The root value. A file or expression root is auto-called; a flake is the
  * locked flake's outputs selected along the reference's attribute path.
- * An expression is wrapped in parentheses that close on a line of their own,
- * so a multi-line expression is read whole by the repl's continuation and a
- * trailing comment cannot swallow the closing parenthesis.
  */
 function rootExpression(input: ResolvedInput): string {
   switch (input.kind) {
     case 'file':
       return `__evix.autoCall (import ${nixString(input.path)}) __evixArgs`;
     case 'expr':
-      return `__evix.autoCall (${input.expr}\n) __evixArgs`;
+      return `__evix.autoCall ${parenthesized(input.expr)} __evixArgs`;
     case 'flake': {
       const flake = input.overriddenLock
         ? `(__evix.callLocked (builtins.fromJSON ${nixString(input.overriddenLock)}))`
@@ -134,6 +146,15 @@ export function describeRequest(path: AttrPath): string {
 
 
 
+
+/**
+ * An expression from the command line, in parentheses that close on a line
+ * of their own, so a multi-line expression is read whole by the repl's
+ * continuation and a trailing comment cannot swallow the closing parenthesis.
+ */
+function parenthesized(expr: string): string {
+  return `(${expr}\n)`;
+}
 
 function oneLine(source: string): string {
   return source.trim().replace(/\n\s*/g, ' ');

@@ -78,13 +78,15 @@ test('every server message survives a round trip', () => {
         system: 'aarch64-linux',
         drvPath: '/nix/store/x.drv',
         outputs: { out: '/nix/store/o', dev: '/nix/store/d' },
+        requiredSystemFeatures: ['kvm', 'big-parallel'],
+        extraValue: { version: '1.0', list: [1, null] },
         meta: { description: 'd', nested: { list: [1, 'two'] } },
         inputDrvs: { '/nix/store/i.drv': ['out', 'dev'] },
         constituents: ['/nix/store/c.drv'],
         namedConstituents: ['hello'],
       },
     },
-    { kind: 'event', id: 6, event: { attr: 'p', attrPath: ['p'], name: 'p', system: 's', drvPath: '/d', outputs: {} } },
+    { kind: 'event', id: 6, event: { attr: 'p', attrPath: ['p'], name: 'p', system: 's', drvPath: '/d', outputs: {}, requiredSystemFeatures: [] } },
   ];
   for (const m of messages) expect(decodeServer(new FrameDecoder().push(encodeServer(m))[0]!)).toEqual(m);
 });
@@ -104,6 +106,8 @@ test('the config survives a round trip', () => {
     showInputDrvs: false,
     showTrace: true,
     maxMemoryMiB: 2048,
+    select: 'root: root.hydraJobs',
+    apply: 'drv: drv.version',
   };
   expect(decodeConfig(encodeConfig(config))).toEqual(config);
   const file = { ...config, input: { kind: 'file' as const, path: '/jobs.nix' } };

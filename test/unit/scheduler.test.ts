@@ -9,6 +9,7 @@ const drv = (attrPath: string[], system = 'x86_64-linux'): DerivationEvent => ({
   system,
   drvPath: `/nix/store/x-${attrPath.join('-')}.drv`,
   outputs: {},
+  requiredSystemFeatures: [],
 });
 const attrs = (attrPath: string[], names: string[]): WorkResult => ({ attr: attrPath.join('.'), attrPath, attrs: names });
 

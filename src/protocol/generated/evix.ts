@@ -466,7 +466,7 @@ export class Derivation extends $.Struct {
   static readonly _capnp = {
     displayName: "Derivation",
     id: "93acf83dde99686a",
-    size: new $.ObjectSize(8, 8),
+    size: new $.ObjectSize(8, 10),
   };
   static _Outputs: $.ListCtor<Entry>;
   static _InputDrvs: $.ListCtor<InputDrv>;
@@ -581,6 +581,34 @@ export class Derivation extends $.Struct {
   }
   set isAggregate(value: boolean) {
     $.utils.setBit(1, value, this);
+  }
+  _adoptRequiredSystemFeatures(value: $.Orphan<$.List<string>>): void {
+    $.utils.adopt(value, $.utils.getPointer(8, this));
+  }
+  _disownRequiredSystemFeatures(): $.Orphan<$.List<string>> {
+    return $.utils.disown(this.requiredSystemFeatures);
+  }
+  get requiredSystemFeatures(): $.List<string> {
+    return $.utils.getList(8, $.TextList, this);
+  }
+  _hasRequiredSystemFeatures(): boolean {
+    return !$.utils.isNull($.utils.getPointer(8, this));
+  }
+  _initRequiredSystemFeatures(length: number): $.List<string> {
+    return $.utils.initList(8, $.TextList, length, this);
+  }
+  set requiredSystemFeatures(value: $.List<string>) {
+    $.utils.copyFrom(value, $.utils.getPointer(8, this));
+  }
+  /**
+* JSON of --apply's result; empty without --apply
+*
+*/
+  get extraValueJson(): string {
+    return $.utils.getText(9, this);
+  }
+  set extraValueJson(value: string) {
+    $.utils.setText(9, value, this);
   }
   toString(): string { return "Derivation_" + super.toString(); }
 }
@@ -858,7 +886,7 @@ export class Config_Input extends $.Struct {
   static readonly _capnp = {
     displayName: "input",
     id: "a83e591d82a1ed81",
-    size: new $.ObjectSize(8, 4),
+    size: new $.ObjectSize(8, 6),
   };
   get file(): string {
     $.utils.testWhich("file", $.utils.getUint16(0, this), 0, this);
@@ -916,7 +944,7 @@ export class Config extends $.Struct {
   static readonly _capnp = {
     displayName: "Config",
     id: "ae09b5be263a858f",
-    size: new $.ObjectSize(8, 4),
+    size: new $.ObjectSize(8, 6),
   };
   static _AutoArgs: $.ListCtor<AutoArg>;
   static _NixOptions: $.ListCtor<Entry>;
@@ -1015,6 +1043,26 @@ export class Config extends $.Struct {
   }
   set maxMemoryMiB(value: number) {
     $.utils.setUint32(4, value, this);
+  }
+  /**
+* --select function, empty for none
+*
+*/
+  get select(): string {
+    return $.utils.getText(4, this);
+  }
+  set select(value: string) {
+    $.utils.setText(4, value, this);
+  }
+  /**
+* --apply function, empty for none
+*
+*/
+  get apply(): string {
+    return $.utils.getText(5, this);
+  }
+  set apply(value: string) {
+    $.utils.setText(5, value, this);
   }
   toString(): string { return "Config_" + super.toString(); }
 }
