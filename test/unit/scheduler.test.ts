@@ -34,7 +34,7 @@ test('walks from the root through attrsets to the end', () => {
   expect(s.done).toBe(false);
   expect(s.complete('w', a, drv(['a'])).kind).toBe('event');
   expect(s.done).toBe(true);
-  expect(s.stats).toEqual({ queued: 0, busy: 0, completed: 3, workers: 1 });
+  expect(s.stats).toEqual({ queued: 0, busy: 0, busyWorkers: 0, completed: 3, workers: 1 });
 });
 
 test('completing an item the worker does not hold is a bug, reported loudly', () => {
