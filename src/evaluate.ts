@@ -9,6 +9,8 @@ import { silentLogger, type Logger } from './log.js';
 import { runEvaluation, type RunResult, type RunSnapshot } from './master/run.js';
 import type { Worker } from './master/worker.js';
 import { resolveConfig } from './resolve.js';
+import { nixStoreQueries } from './cache-status/store-queries.js';
+import { CacheStatusSink } from './sinks/cache-status.js';
 import { GcRootsSink } from './sinks/gc-roots.js';
 import { RemoteWorker, type Endpoint, type RemoteTimeouts, type RemoteTls } from './remote/remote-worker.js';
 import { LocalWorker } from './worker/local-worker.js';
@@ -30,6 +32,8 @@ export interface EvaluateOptions {
   onEvent: (event: EvalEvent) => void;
   log?: Logger;
   gcRootsDir?: string;
+  /** Add cacheStatus, isCached, neededBuilds and neededSubstitutes to derivations. */
+  checkCacheStatus?: boolean;
   signal?: AbortSignal;
   /** Receives a way to look at the run's progress (the progress display). */
   observe?: (snapshot: () => RunSnapshot) => void;
@@ -41,6 +45,8 @@ export async function evaluate(config: EvalConfig, options: EvaluateOptions): Pr
   const log = options.log ?? silentLogger;
   const workerConfig = await resolveConfig(config);
   const gcRoots = options.gcRootsDir === undefined ? undefined : new GcRootsSink(options.gcRootsDir, log);
+  const cacheStatus = options.checkCacheStatus ? new CacheStatusSink(nixStoreQueries(config.nixOptions, config.workdir, log), options.onEvent, log) : undefined;
+  const emit = cacheStatus?.add ?? options.onEvent;
   await gcRoots?.open();
   const locals = Array.from({ length: options.workers }, (_, i) => new LocalWorker(`local-${i}`, log));
   options.onWorkers?.(locals);
@@ -68,10 +74,11 @@ export async function evaluate(config: EvalConfig, options: EvaluateOptions): Pr
     signal: options.signal,
     ...(options.observe ? { observe: options.observe } : {}),
     onEvent: (event) => {
-      options.onEvent(event);
+      emit(event);
       if (gcRoots && isDerivationEvent(event)) gcRoots.add(event.drvPath);
     },
   });
+  await cacheStatus?.drain();
   const failedRoots = (await gcRoots?.drain()) ?? 0;
   if (failedRoots > 0 && result.fatal === undefined) return { ...result, fatal: `${failedRoots} gc roots could not be added` };
   return result;

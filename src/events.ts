@@ -26,6 +26,13 @@ export interface DerivationEvent {
   namedConstituents?: string[];
   /** With --apply: the function's result for this derivation. */
   extraValue?: unknown;
+  /** With --check-cache-status: outputs all here (local), downloadable (cached), or not. */
+  cacheStatus?: 'local' | 'cached' | 'notBuilt';
+  isCached?: boolean;
+  /** With --check-cache-status: .drv files that would be built to have the outputs. */
+  neededBuilds?: string[];
+  /** With --check-cache-status: store paths that would be downloaded. */
+  neededSubstitutes?: string[];
 }
 
 export interface AttrsetEvent {

@@ -50,6 +50,7 @@ interface EvalFlags extends LogFlags {
   select?: string;
   apply?: string;
   outputFormat: string;
+  checkCacheStatus?: boolean;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -75,6 +76,7 @@ export function evalCommand(): Command {
     .option('--gc-roots-dir <dir>', 'register a GC root in DIR for every derivation found')
     .option('--select <expr>', 'apply the Nix function EXPR to the root before the walk')
     .option('--apply <expr>', "apply the Nix function EXPR to each derivation; its result is printed as extraValue")
+    .option('--check-cache-status', 'add cacheStatus (local, cached, notBuilt), isCached, neededBuilds and neededSubstitutes to each derivation')
     .option('--output-format <format>', `evix (every event) or nix-eval-jobs (derivation and error lines as nix-eval-jobs prints them)`, 'evix')
     .option('--show-trace', 'include Nix stack traces in error messages')
     .option('--remote <host:port> <systems> <n>', "use N connections to `evix worker` at HOST:PORT, owning SYSTEMS (comma list; '' for any)", collect, [])
@@ -102,6 +104,7 @@ export function evalCommand(): Command {
             remoteToken,
             ...(ca || cert ? { remoteTls: { ca, cert, key } } : {}),
             onEvent: out.write,
+            checkCacheStatus: flags.checkCacheStatus ?? false,
             log,
             signal,
             ...(progress ? { observe: (snapshot: Parameters<Progress['watch']>[0]) => progress.watch(snapshot) } : {}),

@@ -23,7 +23,7 @@ import type { WorkerConfig } from '../config.js';
 import type { WorkResult } from '../events.js';
 import type { Logger } from '../log.js';
 import { formatAttrPath, type AttrPath } from '../nix/syntax.js';
-import { parseInputDrvs } from './derivation-file.js';
+import { parseInputDrvs } from '../nix/derivation-file.js';
 import { NixRepl, ReplExitedError } from './nix-repl.js';
 import { describeRequest, setupLines } from './nix-helpers.js';
 import { parsePrintedString, splitOutput, type ReplResponse } from './repl-framer.js';

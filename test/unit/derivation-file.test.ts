@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { parseInputDrvs } from '../../src/worker/derivation-file.js';
+import { parseInputDrvs } from '../../src/nix/derivation-file.js';
 
 test('reads inputDrvs from a .drv', () => {
   const drv =

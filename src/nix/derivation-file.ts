@@ -6,10 +6,30 @@
 
 type ATerm = string | ATerm[];
 
+/** What evix reads of a .drv: output paths by name, and input derivations. */
+export interface ParsedDerivation {
+  outputs: Record<string, string>;
+  inputDrvs: Record<string, string[]>;
+}
+
+export function parseDerivation(drvText: string): ParsedDerivation {
+  const fields = parseDerive(drvText);
+  const outputs: Record<string, string> = {};
+  const declared = fields[0];
+  if (!Array.isArray(declared)) throw new Error('malformed derivation: outputs is not a list');
+  for (const entry of declared) {
+    if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'string') throw new Error('malformed derivation: bad output entry');
+    outputs[entry[0]] = entry[1];
+  }
+  return { outputs, inputDrvs: readInputDrvs(fields[1]) };
+}
+
 /** `inputDrvs` of a derivation: input .drv path to the output names it uses. */
 export function parseInputDrvs(drvText: string): Record<string, string[]> {
-  const fields = parseDerive(drvText);
-  const inputs = fields[1];
+  return readInputDrvs(parseDerive(drvText)[1]);
+}
+
+function readInputDrvs(inputs: ATerm | undefined): Record<string, string[]> {
   if (!Array.isArray(inputs)) throw new Error('malformed derivation: inputDrvs is not a list');
   const result: Record<string, string[]> = {};
   for (const entry of inputs) {
