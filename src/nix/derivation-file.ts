@@ -98,3 +98,54 @@ class Parser {
     throw new Error('malformed derivation: unterminated string');
   }
 }
+
+/** A whole .drv, as Nix's ATerm has it. */
+export interface DerivationModel {
+  /** Output name to [path, hashAlgo, hash]; the last two are empty for input-addressed outputs. */
+  outputs: Map<string, [string, string, string]>;
+  inputDrvs: Map<string, string[]>;
+  inputSrcs: string[];
+  platform: string;
+  builder: string;
+  args: string[];
+  env: Map<string, string>;
+}
+
+export function parseDerivationModel(drvText: string): DerivationModel {
+  const [outputs, inputDrvs, inputSrcs, platform, builder, args, env] = parseDerive(drvText);
+  const strings = (t: ATerm | undefined): string[] => {
+    if (!Array.isArray(t) || !t.every((x) => typeof x === 'string')) throw new Error('malformed derivation: expected a list of strings');
+    return t as string[];
+  };
+  const tuples = (t: ATerm | undefined): ATerm[][] => {
+    if (!Array.isArray(t) || !t.every((x) => Array.isArray(x))) throw new Error('malformed derivation: expected a list of tuples');
+    return t as ATerm[][];
+  };
+  if (typeof platform !== 'string' || typeof builder !== 'string') throw new Error('malformed derivation: bad system or builder');
+  return {
+    outputs: new Map(tuples(outputs).map((o) => [String(o[0]), [String(o[1]), String(o[2]), String(o[3])] as [string, string, string]])),
+    inputDrvs: new Map(tuples(inputDrvs).map((i) => [String(i[0]), strings(i[1])])),
+    inputSrcs: strings(inputSrcs),
+    platform,
+    builder,
+    args: strings(args),
+    env: new Map(tuples(env).map((e) => [String(e[0]), String(e[1])])),
+  };
+}
+
+/**
+ * The ATerm text of a derivation, as Nix writes it: outputs, inputs and
+ * environment sorted, strings escaped. `maskOutputs` blanks the output paths
+ * (and the environment variables named after outputs), as Nix does when
+ * hashing a derivation to find its output paths.
+ */
+export function unparseDerivation(drv: DerivationModel, options: { maskOutputs?: boolean } = {}): string {
+  const mask = options.maskOutputs ?? false;
+  const str = (s: string) => `"${s.replace(/[\\"\n\r\t]/g, (c) => ({ '\\': '\\\\', '"': '\\"', '\n': '\\n', '\r': '\\r', '\t': '\\t' })[c]!)}"`;
+  const list = (items: string[]) => `[${items.join(',')}]`;
+  const sorted = <V>(m: Map<string, V>) => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const outputs = sorted(drv.outputs).map(([name, [path, algo, hash]]) => `(${[name, mask ? '' : path, algo, hash].map(str).join(',')})`);
+  const inputs = sorted(drv.inputDrvs).map(([path, outs]) => `(${str(path)},${list([...outs].sort().map(str))})`);
+  const env = sorted(drv.env).map(([k, v]) => `(${str(k)},${str(mask && drv.outputs.has(k) ? '' : v)})`);
+  return `Derive(${list(outputs)},${list(inputs)},${list([...drv.inputSrcs].sort().map(str))},${str(drv.platform)},${str(drv.builder)},${list(drv.args.map(str))},${list(env)})`;
+}
