@@ -67,6 +67,7 @@ struct Derivation {
   isAggregate @9 :Bool;
   requiredSystemFeatures @10 :List(Text);
   extraValueJson @11 :Text;   # JSON of --apply's result; empty without --apply
+  globConstituents @12 :Bool;
 }
 
 struct InputDrv {

@@ -5,6 +5,7 @@
  */
 import type { EvalConfig } from './config.js';
 import { isDerivationEvent, type EvalEvent } from './events.js';
+import { ConstituentsSink } from './sinks/constituents.js';
 import { silentLogger, type Logger } from './log.js';
 import { runEvaluation, type RunResult, type RunSnapshot } from './master/run.js';
 import type { Worker } from './master/worker.js';
@@ -34,6 +35,8 @@ export interface EvaluateOptions {
   gcRootsDir?: string;
   /** Add cacheStatus, isCached, neededBuilds and neededSubstitutes to derivations. */
   checkCacheStatus?: boolean;
+  /** Resolve aggregates' constituents and rewrite their .drv, as nix-eval-jobs --constituents. */
+  constituents?: boolean;
   signal?: AbortSignal;
   /** Receives a way to look at the run's progress (the progress display). */
   observe?: (snapshot: () => RunSnapshot) => void;
@@ -45,8 +48,14 @@ export async function evaluate(config: EvalConfig, options: EvaluateOptions): Pr
   const log = options.log ?? silentLogger;
   const workerConfig = await resolveConfig(config);
   const gcRoots = options.gcRootsDir === undefined ? undefined : new GcRootsSink(options.gcRootsDir, log);
-  const cacheStatus = options.checkCacheStatus ? new CacheStatusSink(nixStoreQueries(config.nixOptions, config.workdir, log), options.onEvent, log) : undefined;
-  const emit = cacheStatus?.add ?? options.onEvent;
+  // Events flow: run -> constituents -> cache status -> the caller and GC roots.
+  const deliver = (event: EvalEvent) => {
+    options.onEvent(event);
+    if (gcRoots && isDerivationEvent(event)) gcRoots.add(event.drvPath);
+  };
+  const cacheStatus = options.checkCacheStatus ? new CacheStatusSink(nixStoreQueries(config.nixOptions, config.workdir, log), deliver, log) : undefined;
+  const constituents = options.constituents ? new ConstituentsSink(cacheStatus?.add ?? deliver, config.workdir, log) : undefined;
+  const emit = constituents?.add ?? cacheStatus?.add ?? deliver;
   await gcRoots?.open();
   const locals = Array.from({ length: options.workers }, (_, i) => new LocalWorker(`local-${i}`, log));
   options.onWorkers?.(locals);
@@ -73,11 +82,9 @@ export async function evaluate(config: EvalConfig, options: EvaluateOptions): Pr
     log,
     signal: options.signal,
     ...(options.observe ? { observe: options.observe } : {}),
-    onEvent: (event) => {
-      emit(event);
-      if (gcRoots && isDerivationEvent(event)) gcRoots.add(event.drvPath);
-    },
+    onEvent: emit,
   });
+  if (result.fatal === undefined) await constituents?.finish();
   await cacheStatus?.drain();
   const failedRoots = (await gcRoots?.drain()) ?? 0;
   if (failedRoots > 0 && result.fatal === undefined) return { ...result, fatal: `${failedRoots} gc roots could not be added` };

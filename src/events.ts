@@ -22,8 +22,10 @@ export interface DerivationEvent {
   inputDrvs?: Record<string, string[]>;
   /** For aggregates (`_hydraAggregate = true`): .drv paths of constituent derivations. */
   constituents?: string[];
-  /** For aggregates: constituents named by attribute instead of given as derivations. */
+  /** For aggregates: constituents named by job (attribute) instead of given as derivations. */
   namedConstituents?: string[];
+  /** For aggregates (`_hydraGlobConstituents = true`): the names are glob patterns. */
+  globConstituents?: boolean;
   /** With --apply: the function's result for this derivation. */
   extraValue?: unknown;
   /** With --check-cache-status: outputs all here (local), downloadable (cached), or not. */

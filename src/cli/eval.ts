@@ -51,6 +51,7 @@ interface EvalFlags extends LogFlags {
   apply?: string;
   outputFormat: string;
   checkCacheStatus?: boolean;
+  constituents?: boolean;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -76,6 +77,7 @@ export function evalCommand(): Command {
     .option('--gc-roots-dir <dir>', 'register a GC root in DIR for every derivation found')
     .option('--select <expr>', 'apply the Nix function EXPR to the root before the walk')
     .option('--apply <expr>', "apply the Nix function EXPR to each derivation; its result is printed as extraValue")
+    .option('--constituents', "resolve aggregates' constituents (derivations, names, globs) and rewrite their .drv as nix-eval-jobs does")
     .option('--check-cache-status', 'add cacheStatus (local, cached, notBuilt), isCached, neededBuilds and neededSubstitutes to each derivation')
     .option('--output-format <format>', `evix (every event) or nix-eval-jobs (derivation and error lines as nix-eval-jobs prints them)`, 'evix')
     .option('--show-trace', 'include Nix stack traces in error messages')
@@ -105,6 +107,7 @@ export function evalCommand(): Command {
             ...(ca || cert ? { remoteTls: { ca, cert, key } } : {}),
             onEvent: out.write,
             checkCacheStatus: flags.checkCacheStatus ?? false,
+            constituents: flags.constituents ?? false,
             log,
             signal,
             ...(progress ? { observe: (snapshot: Parameters<Progress['watch']>[0]) => progress.watch(snapshot) } : {}),

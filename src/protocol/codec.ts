@@ -220,6 +220,7 @@ function writeDerivation(d: schema.Derivation, r: DerivationEvent): void {
     d.isAggregate = true;
     setTexts(d._initConstituents(r.constituents?.length ?? 0), r.constituents ?? []);
     setTexts(d._initNamedConstituents(r.namedConstituents?.length ?? 0), r.namedConstituents ?? []);
+    d.globConstituents = r.globConstituents ?? false;
   }
 }
 
@@ -250,6 +251,7 @@ function readEvent(e: schema.Event): WorkResult {
       if (d.isAggregate) {
         event.constituents = d.constituents.toArray();
         event.namedConstituents = d.namedConstituents.toArray();
+        event.globConstituents = d.globConstituents;
       }
       return event;
     }

@@ -53,6 +53,7 @@ interface Description {
   extraValue?: unknown;
   constituents?: string[];
   namedConstituents?: string[];
+  globConstituents?: boolean;
   attrs?: string[];
   recurse?: boolean;
 }
@@ -174,6 +175,7 @@ export class Evaluator {
     }
     if (d.constituents !== undefined) event.constituents = d.constituents;
     if (d.namedConstituents !== undefined) event.namedConstituents = d.namedConstituents;
+    if (d.globConstituents !== undefined) event.globConstituents = d.globConstituents;
     if ('extraValue' in d) event.extraValue = d.extraValue;
     return event;
   }

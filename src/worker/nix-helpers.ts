@@ -50,9 +50,10 @@ let
       (builtins.filter keep (builtins.attrNames meta)));
   aggregateOf = d:
     if (d._hydraAggregate or false) == true then
-      let members = d.constituents or [ ]; in {
+      let members = d.constituents; in {
         constituents = map (c: c.drvPath) (builtins.filter (c: !builtins.isString c) members);
-        namedConstituents = builtins.filter builtins.isString members ++ (d.namedConstituents or [ ]);
+        namedConstituents = builtins.filter builtins.isString members;
+        globConstituents = (d._hydraGlobConstituents or false) == true;
       }
     else { };
   callLocked = spec:

@@ -84,6 +84,7 @@ test('every server message survives a round trip', () => {
         inputDrvs: { '/nix/store/i.drv': ['out', 'dev'] },
         constituents: ['/nix/store/c.drv'],
         namedConstituents: ['hello'],
+        globConstituents: false,
       },
     },
     { kind: 'event', id: 6, event: { attr: 'p', attrPath: ['p'], name: 'p', system: 's', drvPath: '/d', outputs: {}, requiredSystemFeatures: [] } },

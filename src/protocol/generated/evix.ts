@@ -610,6 +610,12 @@ export class Derivation extends $.Struct {
   set extraValueJson(value: string) {
     $.utils.setText(9, value, this);
   }
+  get globConstituents(): boolean {
+    return $.utils.getBit(2, this);
+  }
+  set globConstituents(value: boolean) {
+    $.utils.setBit(2, value, this);
+  }
   toString(): string { return "Derivation_" + super.toString(); }
 }
 export class InputDrv extends $.Struct {
