@@ -1,0 +1,123 @@
+/**
+ * The library's front door: a Session is one evaluation configuration whose
+ * last complete walk is kept (the warm graph), so that queries are lookups
+ * and a re-evaluation can be compared with it.
+ *
+ *   const session = await Session.open({ input: { kind: 'file', path: 'jobs.nix' } });
+ *   for await (const event of session.stream()) console.log(event);
+ *   session.querySnapshot({ systems: ['x86_64-linux'] });
+ *   const diff = await session.diffOnce();
+ */
+import { DEFAULT_MAX_MEMORY_MIB, type EvalConfig } from '../config.js';
+import { evaluate, type EvaluateOptions } from '../evaluate.js';
+import type { EvalEvent } from '../events.js';
+import { addToGraph, diffGraphs, emptyGraph, queryGraph, type Graph, type GraphDiff, type QueryFilter } from './graph.js';
+
+/** An evaluation config where everything but the input has a default. */
+export type SessionConfig = Partial<EvalConfig> & Pick<EvalConfig, 'input'>;
+
+export type SessionOptions = Omit<EvaluateOptions, 'onEvent'>;
+
+export function completeConfig(config: SessionConfig): EvalConfig {
+  return {
+    autoArgs: [],
+    includePaths: [],
+    nixOptions: [],
+    overrideInputs: [],
+    impure: false,
+    forceRecurse: false,
+    meta: false,
+    showInputDrvs: false,
+    showTrace: false,
+    maxMemoryMiB: DEFAULT_MAX_MEMORY_MIB,
+    workdir: process.cwd(),
+    ...config,
+  };
+}
+
+/** A walk that ended early: the message of its fatal error. */
+export class EvaluationFailed extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EvaluationFailed';
+  }
+}
+
+export class Session {
+  readonly config: EvalConfig;
+  readonly #options: SessionOptions;
+  #graph: Graph | undefined;
+  #streamed = false;
+
+  private constructor(config: EvalConfig, options: SessionOptions) {
+    this.config = config;
+    this.#options = options;
+  }
+
+  static async open(config: SessionConfig, options: Partial<SessionOptions> = {}): Promise<Session> {
+    return new Session(completeConfig(config), { workers: 1, ...options });
+  }
+
+  /** Whether a complete walk is kept. */
+  get warm(): boolean {
+    return this.#graph !== undefined;
+  }
+
+  /**
+   * Walks the tree, yielding each event as it comes; the walk becomes the
+   * warm graph when complete. Single use: a second call throws.
+   */
+  async *stream(): AsyncGenerator<EvalEvent, void, undefined> {
+    if (this.#streamed) throw new Error('Session.stream() can be iterated once; use diffOnce() to evaluate again');
+    this.#streamed = true;
+    const queue: EvalEvent[] = [];
+    let wake: (() => void) | undefined;
+    let outcome: { error?: unknown } | undefined;
+    void this.refresh((event) => {
+      queue.push(event);
+      wake?.();
+    }).then(
+      () => (outcome = {}),
+      (error: unknown) => (outcome = { error }),
+    ).finally(() => wake?.());
+    for (;;) {
+      const event = queue.shift();
+      if (event) yield event;
+      else if (outcome) break;
+      else await new Promise<void>((resolve) => (wake = resolve));
+    }
+    if (outcome.error) throw outcome.error;
+  }
+
+  /** Derivations and errors of the warm graph that pass the filter. */
+  querySnapshot(filter: QueryFilter = {}): EvalEvent[] {
+    if (!this.#graph) throw new Error('no warm graph: evaluate first (stream() or diffOnce())');
+    return queryGraph(this.#graph, filter);
+  }
+
+  /** Evaluates again; returns what changed against the warm graph, which the new walk replaces. */
+  diffOnce(): Promise<GraphDiff> {
+    return this.refresh();
+  }
+
+  /**
+   * One walk, each event also handed to `onEvent`. When complete it becomes
+   * the warm graph and the difference with the previous one is returned; a
+   * fatal error leaves the previous graph warm and throws EvaluationFailed.
+   */
+  async refresh(onEvent?: (event: EvalEvent) => void): Promise<GraphDiff> {
+    const graph = emptyGraph();
+    const result = await this.#walk((event) => {
+      addToGraph(graph, event);
+      onEvent?.(event);
+    });
+    if (result.fatal !== undefined) throw new EvaluationFailed(result.fatal);
+    const diff = diffGraphs(this.#graph ?? emptyGraph(), graph);
+    this.#graph = graph;
+    return diff;
+  }
+
+  #walk(onEvent: (event: EvalEvent) => void): Promise<{ fatal?: string }> {
+    return evaluate(this.config, { ...this.#options, onEvent });
+  }
+}
