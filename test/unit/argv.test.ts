@@ -1,6 +1,6 @@
 import { expect, test } from 'vitest';
 import { UsageError, joinOptionValues, splitOptionValue } from '../../src/cli/argv.js';
-import { EVAL_MULTI_VALUE_OPTIONS } from '../../src/cli/eval.js';
+import { MULTI_VALUE_OPTIONS as EVAL_MULTI_VALUE_OPTIONS } from '../../src/cli/config-options.js';
 import { summarizeNixError } from '../../src/nix/commands.js';
 
 test('joins the values of multi-value options and leaves the rest', () => {

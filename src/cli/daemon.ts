@@ -1,0 +1,35 @@
+/** `evix daemon --foreground` (and `evixd`): keep evaluated sessions warm behind a Unix socket. */
+import { Command } from 'commander';
+import { DaemonServer } from '../daemon/server.js';
+import { defaultSocketPath } from '../daemon/socket-path.js';
+import { createLogger } from '../log.js';
+import { UsageError } from './argv.js';
+import { logLevelOf, withLogOptions, type LogFlags } from './logging.js';
+import { positiveInteger } from './numbers.js';
+
+interface DaemonFlags extends LogFlags {
+  foreground?: boolean;
+  socket?: string;
+  maxSessions: string;
+}
+
+export function daemonCommand(name = 'daemon'): Command {
+  return withLogOptions(new Command(name))
+    .description('keep evaluated sessions warm behind a Unix socket, for eval, query and diff')
+    .option('--foreground', 'run in the foreground (required: evixd does not fork; run it under a service manager)')
+    .option('--socket <path>', 'socket to listen on (default: $EVIX_SOCKET, /run/user/UID/evix.sock, or a private directory under /tmp)')
+    .option('--max-sessions <n>', 'warm sessions kept; the least recently used goes first', '8')
+    .action(async (flags: DaemonFlags) => {
+      if (!flags.foreground) throw new UsageError('give --foreground: the daemon does not fork (run it under systemd or similar)');
+      const socketPath = flags.socket ?? defaultSocketPath();
+      const log = createLogger(logLevelOf(flags));
+      const server = new DaemonServer({ socketPath, maxSessions: positiveInteger('--max-sessions', flags.maxSessions, 1), log });
+      await server.listen();
+      process.stderr.write(`evix daemon listening on ${socketPath}\n`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGTERM', resolve);
+        process.once('SIGINT', resolve);
+      });
+      await server.close();
+    });
+}

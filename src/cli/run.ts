@@ -1,0 +1,29 @@
+/**
+ * Running a commander program the evix way: exit status 0 after a complete
+ * run (attribute errors included), 1 on a fatal error, 2 on a usage error;
+ * errors are one line on stderr, never a stack trace.
+ */
+import { CommanderError, type Command } from 'commander';
+import { InputError } from '../resolve.js';
+import { UsageError, joinOptionValues } from './argv.js';
+import { MULTI_VALUE_OPTIONS } from './config-options.js';
+import { EXIT_FATAL, EXIT_USAGE, fail } from './report.js';
+
+/** Makes a command (and its subcommands) report instead of exiting. */
+export function quiet(command: Command): Command {
+  return command.exitOverride().configureOutput({ outputError: () => {} });
+}
+
+export async function runProgram(program: Command, argv: string[]): Promise<void> {
+  try {
+    await program.parseAsync(joinOptionValues(argv, MULTI_VALUE_OPTIONS), { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return;
+      return fail(EXIT_USAGE, error.message.replace(/^error: /, ''));
+    }
+    if (error instanceof UsageError) return fail(EXIT_USAGE, error.message);
+    if (error instanceof InputError) return fail(EXIT_FATAL, error.message);
+    return fail(EXIT_FATAL, (error as Error).message);
+  }
+}
