@@ -7,11 +7,17 @@
  *   for await (const event of session.stream()) console.log(event);
  *   session.querySnapshot({ systems: ['x86_64-linux'] });
  *   const diff = await session.diffOnce();
+ *   for await (const update of session.watch()) console.log(update);
  */
 import { DEFAULT_MAX_MEMORY_MIB, type EvalConfig } from '../config.js';
 import { evaluate, type EvaluateOptions } from '../evaluate.js';
 import type { EvalEvent } from '../events.js';
+import { watch as watchFiles } from 'node:fs';
 import { addToGraph, diffGraphs, emptyGraph, queryGraph, type Graph, type GraphDiff, type QueryFilter } from './graph.js';
+import { watchedPaths } from './watched-paths.js';
+
+/** One step of watch(): what changed, or why this evaluation failed. */
+export type WatchUpdate = { diff: GraphDiff } | { error: string };
 
 /** An evaluation config where everything but the input has a default. */
 export type SessionConfig = Partial<EvalConfig> & Pick<EvalConfig, 'input'>;
@@ -115,6 +121,49 @@ export class Session {
     const diff = diffGraphs(this.#graph ?? emptyGraph(), graph);
     this.#graph = graph;
     return diff;
+  }
+
+  /**
+   * Evaluates now, then again after each change to the input's files
+   * (debounced), yielding what changed each time; a failed evaluation (a
+   * syntax error mid-edit) yields its error and watching goes on. Ends when
+   * `signal` aborts. Throws NotWatchable for inputs with no local files.
+   */
+  async *watch(options: { debounceMs?: number; signal?: AbortSignal } = {}): AsyncGenerator<WatchUpdate, void, undefined> {
+    const debounceMs = options.debounceMs ?? 200;
+    const paths = await watchedPaths(this.config);
+    let changed = true;
+    let wake: (() => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const onChange = (_type: string, file: string | Buffer | null) => {
+      if (file && /(^|\/)(\.git|node_modules|result)(\/|$)/.test(String(file))) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        changed = true;
+        wake?.();
+      }, debounceMs);
+    };
+    const watchers = paths.map((path) => watchFiles(path, { recursive: true }, onChange));
+    const stop = () => wake?.();
+    options.signal?.addEventListener('abort', stop);
+    try {
+      while (!options.signal?.aborted) {
+        if (!changed) {
+          await new Promise<void>((resolve) => (wake = resolve));
+          continue;
+        }
+        changed = false;
+        try {
+          yield { diff: await this.refresh() };
+        } catch (error) {
+          yield { error: (error as Error).message };
+        }
+      }
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', stop);
+      for (const w of watchers) w.close();
+    }
   }
 
   #walk(onEvent: (event: EvalEvent) => void): Promise<{ fatal?: string }> {
