@@ -159,7 +159,7 @@ async function benchRemote(): Promise<{ local: number; remote: number; ratio: nu
 /** CPU time of the messages of one item (Work, Event, Status) encoded and decoded, in µs. */
 async function codecCost(): Promise<number> {
   const codec = await import(`${ROOT}dist/protocol/codec.js`);
-  const event = { attr: 'n1.n2.n3', attrPath: ['n1', 'n2', 'n3'], name: 'tree-1-2-3', system: 'x86_64-linux', drvPath: '/nix/store/00000000000000000000000000000000-tree-1-2-3.drv', outputs: { out: '/nix/store/00000000000000000000000000000000-tree-1-2-3' } };
+  const event = { attr: 'n1.n2.n3', attrPath: ['n1', 'n2', 'n3'], name: 'tree-1-2-3', system: 'x86_64-linux', drvPath: '/nix/store/00000000000000000000000000000000-tree-1-2-3.drv', outputs: { out: '/nix/store/00000000000000000000000000000000-tree-1-2-3' }, requiredSystemFeatures: [] };
   const n = 20_000;
   const start = process.hrtime.bigint();
   for (let i = 0; i < n; i++) {
@@ -172,6 +172,38 @@ async function codecCost(): Promise<number> {
 
 process.stderr.write('bench: remote workers on loopback...\n');
 const remote = await benchRemote();
+
+/**
+ * The daemon: a warm `evix query` of the whole tree and of a prefix, CLI
+ * start included, against a cold `evix eval --no-daemon` of it.
+ */
+async function benchDaemon(): Promise<{ cold: number; warm: number; prefix: number }> {
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const socket = `${mkdtempSync(`${tmpdir()}/evix-bench-`)}/evix.sock`;
+  const daemon = spawn(process.execPath, [`${ROOT}dist/cli/evixd.js`, '--foreground', '--socket', socket, '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  await new Promise<void>((resolve) => daemon.stderr.setEncoding('utf8').on('data', (c: string) => c.includes('listening') && resolve()));
+  process.env.EVIX_SOCKET = socket;
+  const tree = FIXTURES[0]!;
+  try {
+    await measure(process.execPath, [CLI, 'eval', '--file', tree.file]);
+    const cold: number[] = [];
+    const warm: number[] = [];
+    const prefix: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      cold.push((await measure(process.execPath, [CLI, 'eval', '--file', tree.file, '--no-daemon'])).seconds);
+      warm.push((await measure(process.execPath, [CLI, 'query', '--file', tree.file])).seconds);
+      prefix.push((await measure(process.execPath, [CLI, 'query', '--file', tree.file, '--attr-prefix', 'n0.n1'])).seconds);
+    }
+    return { cold: median(cold), warm: median(warm), prefix: median(prefix) };
+  } finally {
+    delete process.env.EVIX_SOCKET;
+    daemon.kill('SIGTERM');
+  }
+}
+
+process.stderr.write('bench: daemon...\n');
+const daemon = await benchDaemon();
 
 console.log(`evix bench: median of ${ROUNDS} interleaved rounds after a warm-up; ratio = time / nix-instantiate time`);
 console.log('fixture                   tool               seconds   ratio   peak MiB   drvs');
@@ -188,15 +220,21 @@ console.log(
   `remote on loopback, tree: 2 local workers ${remote.local.toFixed(3)} s, 1 remote x 2 connections ${remote.remote.toFixed(3)} s; ` +
     `protocol cost ${remote.perItemUs.toFixed(1)} µs per item end to end, ${remote.codecUs.toFixed(1)} µs of it encoding and decoding`,
 );
+console.log(
+  `daemon, tree: cold eval ${daemon.cold.toFixed(3)} s, warm query ${daemon.warm.toFixed(3)} s (${(daemon.warm / daemon.cold).toFixed(2)}x), ` +
+    `prefix query ${daemon.prefix.toFixed(3)} s (${(daemon.prefix / daemon.cold).toFixed(2)}x)`,
+);
 const targets = [
   { name: '--workers 1 within 1.15x of nix-instantiate (heavy)', ok: w1.ratio <= 1.15, value: w1.ratio },
   { name: '--workers 2 at most 0.65x of nix-instantiate (heavy)', ok: w2.ratio <= 0.65, value: w2.ratio },
   { name: 'remote on loopback within 1.10x of local (tree)', ok: remote.ratio <= 1.1, value: remote.ratio },
+  { name: 'warm query at most 0.25x of the cold eval (tree)', ok: daemon.warm / daemon.cold <= 0.25, value: daemon.warm / daemon.cold },
+  { name: 'prefix query faster than the whole query (tree)', ok: daemon.prefix < daemon.warm, value: daemon.prefix / daemon.cold },
 ];
 for (const t of targets) console.log(`${t.ok ? 'MET   ' : 'MISSED'} ${t.name}: ${t.value.toFixed(2)}x`);
 const mismatched = rows.filter((r) => r.derivations !== rows.find((b) => b.fixture === r.fixture && b.tool === 'nix-instantiate')!.derivations);
 for (const r of mismatched) console.log(`MISMATCH ${r.fixture}: ${r.tool} found ${r.derivations} derivations`);
 
 mkdirSync(`${ROOT}bench/out`, { recursive: true });
-writeFileSync(`${ROOT}bench/out/results.json`, JSON.stringify({ rows, remote, targets }, null, 2));
+writeFileSync(`${ROOT}bench/out/results.json`, JSON.stringify({ rows, remote, daemon, targets }, null, 2));
 if (mismatched.length > 0) process.exitCode = 1;

@@ -13,7 +13,7 @@ import { resolveConfig } from './resolve.js';
 import { nixStoreQueries } from './cache-status/store-queries.js';
 import { CacheStatusSink } from './sinks/cache-status.js';
 import { GcRootsSink } from './sinks/gc-roots.js';
-import { RemoteWorker, type Endpoint, type RemoteTimeouts, type RemoteTls } from './remote/remote-worker.js';
+import type { Endpoint, RemoteTimeouts, RemoteTls } from './remote/remote-worker.js';
 import { LocalWorker } from './worker/local-worker.js';
 
 /** `--remote HOST:PORT SYSTEMS N`: N connections, each a worker owning SYSTEMS (none: any). */
@@ -59,11 +59,13 @@ export async function evaluate(config: EvalConfig, options: EvaluateOptions): Pr
   await gcRoots?.open();
   const locals = Array.from({ length: options.workers }, (_, i) => new LocalWorker(`local-${i}`, log));
   options.onWorkers?.(locals);
-  const remotes = (options.remotes ?? []).flatMap((spec) =>
+  // The protocol (capnp-es) is loaded only for runs with remotes.
+  const { RemoteWorker } = options.remotes?.length ? await import('./remote/remote-worker.js') : { RemoteWorker: undefined };
+  const remotes = (RemoteWorker ? (options.remotes ?? []) : []).flatMap((spec) =>
     Array.from(
       { length: spec.connections },
       (_, i) =>
-        new RemoteWorker({
+        new RemoteWorker!({
           id: `${spec.endpoint.host}:${spec.endpoint.port}#${i}`,
           endpoint: spec.endpoint,
           systems: spec.systems.length > 0 ? new Set(spec.systems) : undefined,

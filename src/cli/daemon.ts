@@ -1,8 +1,6 @@
 /** `evix daemon --foreground` (and `evixd`): keep evaluated sessions warm behind a Unix socket. */
 import { Command } from 'commander';
-import { DaemonServer } from '../daemon/server.js';
 import { defaultSocketPath } from '../daemon/socket-path.js';
-import { createLogger } from '../log.js';
 import { UsageError } from './argv.js';
 import { logLevelOf, withLogOptions, type LogFlags } from './logging.js';
 import { positiveInteger } from './numbers.js';
@@ -22,6 +20,7 @@ export function daemonCommand(name = 'daemon'): Command {
     .action(async (flags: DaemonFlags) => {
       if (!flags.foreground) throw new UsageError('give --foreground: the daemon does not fork (run it under systemd or similar)');
       const socketPath = flags.socket ?? defaultSocketPath();
+      const [{ createLogger }, { DaemonServer }] = await Promise.all([import('../log.js'), import('../daemon/server.js')]);
       const log = createLogger(logLevelOf(flags));
       const server = new DaemonServer({ socketPath, maxSessions: positiveInteger('--max-sessions', flags.maxSessions, 1), log });
       await server.listen();

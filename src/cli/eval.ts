@@ -1,11 +1,9 @@
 /** `evix eval`: walk an attribute tree and print its events as NDJSON. */
 import { Command } from 'commander';
-import { evaluate } from '../evaluate.js';
-import { createLogger } from '../log.js';
 import { parseEndpoint } from '../remote/endpoint.js';
 import type { RemoteSpec } from '../evaluate.js';
+import type { RunSnapshot } from '../master/run.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../sinks/formats.js';
-import { NdjsonSink } from '../sinks/ndjson.js';
 import { Progress } from './progress.js';
 import { UsageError, splitOptionValue } from './argv.js';
 import { collect, configFromFlags, withConfigOptions, type ConfigFlags } from './config-options.js';
@@ -54,6 +52,8 @@ export function evalCommand(): Command {
       const cert = readFileOption('--remote-tls-cert', flags.remoteTlsCert);
       const key = readFileOption('--remote-tls-key', flags.remoteTlsKey);
       const format = outputFormat(flags.outputFormat);
+      // Loaded here, not at start-up: `evix query` and the others never need them.
+      const [{ evaluate }, { createLogger }, { NdjsonSink }] = await Promise.all([import('../evaluate.js'), import('../log.js'), import('../sinks/ndjson.js')]);
       const log = createLogger(logLevelOf(flags));
       const out = new NdjsonSink(process.stdout, format);
       // Runs with options the daemon does not take evaluate here.
@@ -78,7 +78,7 @@ export function evalCommand(): Command {
             constituents: flags.constituents ?? false,
             log,
             signal,
-            ...(progress ? { observe: (snapshot: Parameters<Progress['watch']>[0]) => progress.watch(snapshot) } : {}),
+            ...(progress ? { observe: (snapshot: () => RunSnapshot) => progress.watch(snapshot) } : {}),
             ...(flags.gcRootsDir ? { gcRootsDir: flags.gcRootsDir } : {}),
           }),
         );

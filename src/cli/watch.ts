@@ -1,8 +1,6 @@
 /** `evix watch`: evaluate, then print a diff each time the input's files change. */
 import { Command } from 'commander';
-import { createLogger } from '../log.js';
 import { summarizeNixError } from '../nix/commands.js';
-import { Session } from '../session/session.js';
 import { NotWatchable } from '../session/watched-paths.js';
 import { UsageError } from './argv.js';
 import { configFromFlags, withConfigOptions, type ConfigFlags } from './config-options.js';
@@ -22,6 +20,7 @@ export function watchCommand(): Command {
     .option('--debounce <ms>', 'wait this long after a change for more changes', '200')
     .action(async (flags: WatchFlags) => {
       const config = configFromFlags(flags, process.cwd());
+      const [{ createLogger }, { Session }] = await Promise.all([import('../log.js'), import('../session/session.js')]);
       const log = createLogger(logLevelOf(flags));
       const session = await Session.open(config, { workers: positiveInteger('--workers', flags.workers, 1), log });
       await runWithSignals(async (signal) => {

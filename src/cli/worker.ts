@@ -1,10 +1,8 @@
 /** `evix worker --listen HOST:PORT`: serve evaluation to masters over the network. */
 import { Command } from 'commander';
 import { DEFAULT_MAX_MEMORY_MIB } from '../config.js';
-import { createLogger } from '../log.js';
 import { isLoopback, parseEndpoint } from '../remote/endpoint.js';
 import { DEFAULT_ALLOWED_OPTIONS } from '../worker/policy.js';
-import { WorkerServer } from '../worker/server.js';
 import { UsageError } from './argv.js';
 import { logLevelOf, withLogOptions, type LogFlags } from './logging.js';
 import { positiveInteger } from './numbers.js';
@@ -48,6 +46,7 @@ export function workerCommand(): Command {
       const key = readFileOption('--tls-key', flags.tlsKey);
       const ca = readFileOption('--tls-ca', flags.tlsCa);
       if (ca && !cert) throw new UsageError('--tls-ca needs --tls-cert and --tls-key');
+      const [{ createLogger }, { WorkerServer }] = await Promise.all([import('../log.js'), import('../worker/server.js')]);
       const log = createLogger(logLevelOf(flags));
       const server = new WorkerServer({
         host: endpoint.host,
