@@ -3,7 +3,11 @@
  * remote workers, walk the tree, hand every event to the caller and to the
  * GC-roots sink.
  */
-import type { EvalConfig } from './config.js';
+import { existsSync } from 'node:fs';
+import { EvalCache, cacheKey } from './cache/eval-cache.js';
+import type { EvalConfig, WorkerConfig } from './config.js';
+import { runNix } from './nix/commands.js';
+import type { AttrPath } from './nix/syntax.js';
 import { isDerivationEvent, type EvalEvent } from './events.js';
 import { ConstituentsSink } from './sinks/constituents.js';
 import { silentLogger, type Logger } from './log.js';
@@ -37,6 +41,8 @@ export interface EvaluateOptions {
   checkCacheStatus?: boolean;
   /** Resolve aggregates' constituents and rewrite their .drv, as nix-eval-jobs --constituents. */
   constituents?: boolean;
+  /** Replay and store walks of hermetic inputs here; `refresh` evaluates anyway and rewrites. */
+  evalCache?: { directory: string; refresh: boolean };
   signal?: AbortSignal;
   /** Receives a way to look at the run's progress (the progress display). */
   observe?: (snapshot: () => RunSnapshot) => void;
@@ -46,7 +52,7 @@ export interface EvaluateOptions {
 
 export async function evaluate(config: EvalConfig, options: EvaluateOptions): Promise<RunResult> {
   const log = options.log ?? silentLogger;
-  const workerConfig = await resolveConfig(config);
+  const { config: workerConfig, pin } = await resolveConfig(config);
   const gcRoots = options.gcRootsDir === undefined ? undefined : new GcRootsSink(options.gcRootsDir, log);
   // Events flow: run -> constituents -> cache status -> the caller and GC roots.
   const deliver = (event: EvalEvent) => {
@@ -57,6 +63,25 @@ export async function evaluate(config: EvalConfig, options: EvaluateOptions): Pr
   const constituents = options.constituents ? new ConstituentsSink(cacheStatus?.add ?? deliver, config.workdir, log) : undefined;
   const emit = constituents?.add ?? cacheStatus?.add ?? deliver;
   await gcRoots?.open();
+  const walk = (roots: AttrPath[] | undefined, onEvent: (event: EvalEvent) => void) => runWorkers(workerConfig, options, log, roots, onEvent);
+  // Only hermetic inputs are cached: a flake, pinned, evaluated purely.
+  const cache = options.evalCache && pin && config.input.kind === 'flake' && !config.impure ? options.evalCache : undefined;
+  const result = cache ? await walkWithCache(cache, config, pin!, walk, emit, log) : await walk(undefined, emit);
+  if (result.fatal === undefined) await constituents?.finish();
+  await cacheStatus?.drain();
+  const failedRoots = (await gcRoots?.drain()) ?? 0;
+  if (failedRoots > 0 && result.fatal === undefined) return { ...result, fatal: `${failedRoots} gc roots could not be added` };
+  return result;
+}
+
+/** Starts the local and remote workers and walks from `roots` (the root by default). */
+async function runWorkers(
+  workerConfig: WorkerConfig,
+  options: EvaluateOptions,
+  log: Logger,
+  roots: AttrPath[] | undefined,
+  onEvent: (event: EvalEvent) => void,
+): Promise<RunResult> {
   const locals = Array.from({ length: options.workers }, (_, i) => new LocalWorker(`local-${i}`, log));
   options.onWorkers?.(locals);
   // The protocol (capnp-es) is loaded only for runs with remotes.
@@ -78,17 +103,53 @@ export async function evaluate(config: EvalConfig, options: EvaluateOptions): Pr
   );
   const workers: Worker[] = [...locals, ...remotes];
   if (workers.length === 0) return { fatal: 'no workers: give --workers N or --remote', completed: 0 };
-  const result = await runEvaluation({
+  return runEvaluation({
     workers,
     config: workerConfig,
     log,
     signal: options.signal,
+    ...(roots ? { roots } : {}),
     ...(options.observe ? { observe: options.observe } : {}),
-    onEvent: emit,
+    onEvent,
   });
-  if (result.fatal === undefined) await constituents?.finish();
-  await cacheStatus?.drain();
-  const failedRoots = (await gcRoots?.drain()) ?? 0;
-  if (failedRoots > 0 && result.fatal === undefined) return { ...result, fatal: `${failedRoots} gc roots could not be added` };
-  return result;
+}
+
+/**
+ * A walk through the evaluation cache: a stored walk is replayed, except
+ * derivations whose .drv is gone from the store (collected), which are
+ * evaluated again; otherwise the walk runs and, when complete, is stored.
+ */
+async function walkWithCache(
+  cache: { directory: string; refresh: boolean },
+  config: EvalConfig,
+  pin: { locked: unknown; locks: unknown },
+  walk: (roots: AttrPath[] | undefined, onEvent: (event: EvalEvent) => void) => Promise<RunResult>,
+  emit: (event: EvalEvent) => void,
+  log: Logger,
+): Promise<RunResult> {
+  const store = new EvalCache(cache.directory);
+  try {
+    const [nixVersion, system] = JSON.parse(await runNix('nix-instantiate', ['--eval', '--strict', '--json', '--expr', '[ builtins.nixVersion builtins.currentSystem ]'], { cwd: config.workdir })) as [string, string];
+    const key = cacheKey(config, { ...pin, nixVersion, system });
+    const stored = cache.refresh ? undefined : store.lookup(key);
+    const events: EvalEvent[] = [];
+    const record = (event: EvalEvent) => {
+      events.push(event);
+      emit(event);
+    };
+    if (!stored) {
+      const result = await walk(undefined, record);
+      if (result.fatal === undefined) store.save(key, events);
+      return result;
+    }
+    const gone = stored.filter((e) => isDerivationEvent(e) && !existsSync(e.drvPath));
+    log.info({ events: stored.length, evaluatedAgain: gone.length }, 'replaying the walk from the evaluation cache');
+    for (const event of stored) if (!gone.includes(event)) record(event);
+    if (gone.length === 0) return { completed: stored.length };
+    const result = await walk(gone.map((e) => e.attrPath), record);
+    if (result.fatal === undefined) store.save(key, events);
+    return { ...result, completed: stored.length - gone.length + result.completed };
+  } finally {
+    store.close();
+  }
 }

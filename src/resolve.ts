@@ -16,7 +16,13 @@ export class InputError extends Error {
   }
 }
 
-export async function resolveConfig(config: EvalConfig): Promise<WorkerConfig> {
+export interface Resolved {
+  config: WorkerConfig;
+  /** For a flake whose content is pinned: what pins it (see LockedFlake). */
+  pin?: { locked: unknown; locks: unknown };
+}
+
+export async function resolveConfig(config: EvalConfig): Promise<Resolved> {
   const { input, ...options } = config;
   const expressions: LabelledExpression[] = config.autoArgs
     .filter((a) => a.kind === 'expr')
@@ -26,23 +32,23 @@ export async function resolveConfig(config: EvalConfig): Promise<WorkerConfig> {
   if (config.apply !== undefined) expressions.push({ label: '--apply', text: config.apply });
   try {
     const [resolved] = await Promise.all([resolveInput(config), checkParse(expressions, config.workdir)]);
-    return { ...options, input: resolved };
+    return { config: { ...options, input: resolved.input }, ...(resolved.pin ? { pin: resolved.pin } : {}) };
   } catch (error) {
     if (error instanceof NixCommandError) throw new InputError(error.message);
     throw error;
   }
 }
 
-async function resolveInput(config: EvalConfig): Promise<WorkerConfig['input']> {
+async function resolveInput(config: EvalConfig): Promise<{ input: WorkerConfig['input']; pin?: Resolved['pin'] }> {
   const input = config.input;
   switch (input.kind) {
     case 'file': {
       const path = resolve(config.workdir, input.path);
       await stat(path).catch(() => Promise.reject(new NixCommandError(`file not found: ${input.path}`)));
-      return { kind: 'file', path };
+      return { input: { kind: 'file', path } };
     }
     case 'expr':
-      return input;
+      return { input };
     case 'flake':
       return lockFlake(input.ref, { cwd: config.workdir, overrideInputs: config.overrideInputs, nixOptions: config.nixOptions });
   }

@@ -1,5 +1,6 @@
 /** `evix eval`: walk an attribute tree and print its events as NDJSON. */
 import { Command } from 'commander';
+import { defaultCacheDirectory } from '../cache/eval-cache.js';
 import { parseEndpoint } from '../remote/endpoint.js';
 import type { RemoteSpec } from '../evaluate.js';
 import type { RunSnapshot } from '../master/run.js';
@@ -27,6 +28,8 @@ interface EvalFlags extends LogFlags, ConfigFlags {
   checkCacheStatus?: boolean;
   constituents?: boolean;
   daemon: boolean;
+  evalCache: string | boolean;
+  refresh?: boolean;
 }
 
 export function evalCommand(): Command {
@@ -42,6 +45,9 @@ export function evalCommand(): Command {
     .option('--remote-tls-ca <file>', 'connect to remotes over TLS, trusting this CA (PEM)')
     .option('--remote-tls-cert <file>', 'client certificate for remotes that require mutual TLS (PEM)')
     .option('--remote-tls-key <file>', 'the private key of --remote-tls-cert (PEM)')
+    .option('--eval-cache <dir>', 'keep the evaluation cache in DIR (default $XDG_CACHE_HOME/evix); only flakes evaluated purely are cached, never --file, --expr or --impure runs')
+    .option('--no-eval-cache', 'neither replay nor store this run in the evaluation cache')
+    .option('--refresh', 'evaluate even when the cache has this walk, and store it anew')
     .option('--no-daemon', 'evaluate here even when an evix daemon answers (by default a plain run goes through it and stays warm there)')
     .action(async (flags: EvalFlags) => {
       const config = configFromFlags(flags, process.cwd());
@@ -57,7 +63,7 @@ export function evalCommand(): Command {
       const log = createLogger(logLevelOf(flags));
       const out = new NdjsonSink(process.stdout, format);
       // Runs with options the daemon does not take evaluate here.
-      const plain = remotes.length === 0 && !flags.gcRootsDir && !flags.checkCacheStatus && !flags.constituents;
+      const plain = remotes.length === 0 && !flags.gcRootsDir && !flags.checkCacheStatus && !flags.constituents && flags.evalCache === true && !flags.refresh;
       if (flags.daemon && plain) {
         const result = await evaluateThroughDaemon(config, workers, out.write);
         if (result) {
@@ -76,6 +82,7 @@ export function evalCommand(): Command {
             onEvent: out.write,
             checkCacheStatus: flags.checkCacheStatus ?? false,
             constituents: flags.constituents ?? false,
+            ...(flags.evalCache !== false ? { evalCache: { directory: typeof flags.evalCache === 'string' ? flags.evalCache : defaultCacheDirectory(), refresh: flags.refresh ?? false } } : {}),
             log,
             signal,
             ...(progress ? { observe: (snapshot: () => RunSnapshot) => progress.watch(snapshot) } : {}),

@@ -6,6 +6,7 @@
  */
 import { chmod, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
+import { defaultCacheDirectory } from '../cache/eval-cache.js';
 import type { EvalConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { EvaluationFailed, Session } from '../session/session.js';
@@ -107,7 +108,8 @@ export class DaemonServer {
     const key = sessionKey(config);
     let entry = this.#sessions.get(key);
     if (!entry) {
-      entry = { session: await Session.open(config, { workers: Math.max(1, workers), log: this.#log }), busy: Promise.resolve() };
+      const evalCache = { directory: defaultCacheDirectory(), refresh: false };
+      entry = { session: await Session.open(config, { workers: Math.max(1, workers), log: this.#log, evalCache }), busy: Promise.resolve() };
       this.#sessions.set(key, entry);
     }
     this.#touch(key, entry);

@@ -15,8 +15,8 @@ export interface RunOptions {
   config: WorkerConfig;
   onEvent: (event: EvalEvent) => void;
   log: Logger;
-  /** Where the walk starts; the root by default. */
-  root?: AttrPath;
+  /** Where the walk starts: the root by default; several paths re-walk parts of a tree. */
+  roots?: AttrPath[];
   /** Stops handing out work; what is in flight is dropped. */
   signal?: AbortSignal;
   /** Receives, once the workers are set up, a way to look at the run's progress. */
@@ -40,7 +40,7 @@ export interface RunResult {
 
 export async function runEvaluation(options: RunOptions): Promise<RunResult> {
   const { workers, log, onEvent, signal } = options;
-  const scheduler = new Scheduler(options.root ?? []);
+  const scheduler = new Scheduler(options.roots ?? [[]]);
   const change = new ChangeSignal();
   // On abort, closing the workers ends their evaluators, so what is in flight
   // fails fast and no nix process outlives the run.

@@ -47,8 +47,9 @@ export class Scheduler {
   #fatal: string | undefined;
   #completed = 0;
 
-  constructor(root: AttrPath = []) {
-    this.#queue.push({ path: root, rejectedBy: new Set() });
+  /** Seeds the queue with the walk's roots: the tree's root by default. */
+  constructor(roots: readonly AttrPath[] = [[]]) {
+    for (const path of roots) this.#queue.push({ path, rejectedBy: new Set() });
   }
 
   addWorker(id: string, systems?: OwnedSystems): void {

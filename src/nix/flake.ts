@@ -19,8 +19,18 @@ export interface LockOptions {
   nixOptions: ReadonlyArray<[string, string]>;
 }
 
+export interface LockedFlake {
+  input: ResolvedInput & { kind: 'flake' };
+  /**
+   * What pins the flake's content, when something does (a narHash or a
+   * revision): its locked reference and whole lock graph. Absent for an
+   * unpinned (dirty, hashless) tree, which is then not hermetic.
+   */
+  pin?: { locked: unknown; locks: unknown };
+}
+
 /** Splits `ref#attr.path` and locks the reference with `nix flake metadata`. */
-export async function lockFlake(refWithFragment: string, options: LockOptions): Promise<ResolvedInput & { kind: 'flake' }> {
+export async function lockFlake(refWithFragment: string, options: LockOptions): Promise<LockedFlake> {
   const hash = refWithFragment.indexOf('#');
   const ref = hash === -1 ? refWithFragment : refWithFragment.slice(0, hash);
   const attrPath = parseAttrPath(hash === -1 ? '' : refWithFragment.slice(hash + 1));
@@ -38,13 +48,13 @@ export async function lockFlake(refWithFragment: string, options: LockOptions): 
     if (error instanceof NixCommandError) throw new NixCommandError(`cannot lock flake '${ref}': ${error.message}`);
     throw error;
   }
-  if (options.overrideInputs.length === 0) return { kind: 'flake', lockedUrl: metadata.url, attrPath };
+  const locked = metadata.locked as { narHash?: string; rev?: string };
+  const pin = locked.narHash !== undefined || locked.rev !== undefined ? { locked: metadata.locked, locks: metadata.locks } : undefined;
+  if (options.overrideInputs.length === 0) return { input: { kind: 'flake', lockedUrl: metadata.url, attrPath }, ...(pin ? { pin } : {}) };
   // getFlake reads the flake's own lock file, which knows nothing of the
   // overrides: hand the workers the overridden lock itself.
   return {
-    kind: 'flake',
-    lockedUrl: metadata.url,
-    attrPath,
-    overriddenLock: JSON.stringify({ root: metadata.locked, locks: metadata.locks }),
+    input: { kind: 'flake', lockedUrl: metadata.url, attrPath, overriddenLock: JSON.stringify({ root: metadata.locked, locks: metadata.locks }) },
+    ...(pin ? { pin } : {}),
   };
 }

@@ -73,7 +73,7 @@ test('an error at the root is fatal; elsewhere it is an event', () => {
   expect(s.done).toBe(true);
   expect(s.next('w')).toBeUndefined();
 
-  const t = new Scheduler(['jobs']);
+  const t = new Scheduler([['jobs']]);
   t.addWorker('w');
   expect(t.complete('w', take(t, 'w'), { attr: 'jobs', attrPath: ['jobs'], error: 'e', fatal: false }).kind).toBe('event');
 });

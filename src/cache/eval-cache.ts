@@ -1,0 +1,88 @@
+/**
+ * The persistent evaluation cache: the events of complete walks of hermetic
+ * inputs (flakes in pure mode), in SQLite (node:sqlite, built into Node: no
+ * native build), keyed by everything the result depends on (see cacheKey).
+ *
+ * An entry is written in one transaction once a walk is complete, so an
+ * interrupted run leaves the previous entry or none, never half of one.
+ * WAL mode and a busy timeout let several evix processes and the daemon use
+ * one cache at once; the last complete walk of a key wins.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import type { EvalConfig } from '../config.js';
+import type { EvalEvent } from '../events.js';
+
+/** Raised whenever what is stored, or how it is keyed, changes meaning. */
+export const CACHE_FORMAT = 1;
+
+export function defaultCacheDirectory(): string {
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'evix');
+}
+
+export interface CacheIdentity {
+  /** The locked flake, as `nix flake metadata` reports it (narHash or rev included). */
+  locked: unknown;
+  /** Its whole lock graph, overrides applied. */
+  locks: unknown;
+  nixVersion: string;
+  system: string;
+}
+
+/**
+ * The key: the locked input and lock, the whole evaluation config (minus
+ * what does not change results: where it runs, memory limits), Nix's version,
+ * the system and the cache format.
+ */
+export function cacheKey(config: EvalConfig, identity: CacheIdentity): string {
+  const { workdir: _workdir, maxMemoryMiB: _memory, ...evaluation } = config;
+  const sorted = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(sorted) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])])) : v;
+  return createHash('sha256').update(JSON.stringify(sorted({ format: CACHE_FORMAT, evaluation, identity }))).digest('hex');
+}
+
+export class EvalCache {
+  readonly #db: DatabaseSync;
+
+  constructor(directory: string) {
+    mkdirSync(directory, { recursive: true, mode: 0o700 });
+    this.#db = new DatabaseSync(join(directory, `eval-cache-v${CACHE_FORMAT}.sqlite`));
+    this.#db.exec(`
+      PRAGMA journal_mode = WAL;
+      PRAGMA busy_timeout = 10000;
+      CREATE TABLE IF NOT EXISTS walks (key TEXT PRIMARY KEY, written_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS events (key TEXT NOT NULL, seq INTEGER NOT NULL, json TEXT NOT NULL, PRIMARY KEY (key, seq));
+    `);
+  }
+
+  /** The events of the stored walk for `key`, in their order, or undefined. */
+  lookup(key: string): EvalEvent[] | undefined {
+    const walk = this.#db.prepare('SELECT 1 FROM walks WHERE key = ?').get(key);
+    if (!walk) return undefined;
+    const rows = this.#db.prepare('SELECT json FROM events WHERE key = ? ORDER BY seq').all(key) as Array<{ json: string }>;
+    return rows.map((r) => JSON.parse(r.json) as EvalEvent);
+  }
+
+  /** Replaces the walk stored for `key`, all or nothing. */
+  save(key: string, events: readonly EvalEvent[]): void {
+    const insert = this.#db.prepare('INSERT INTO events (key, seq, json) VALUES (?, ?, ?)');
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      this.#db.prepare('DELETE FROM events WHERE key = ?').run(key);
+      this.#db.prepare('DELETE FROM walks WHERE key = ?').run(key);
+      events.forEach((event, seq) => insert.run(key, seq, JSON.stringify(event)));
+      this.#db.prepare('INSERT INTO walks (key, written_at) VALUES (?, ?)').run(key, Date.now());
+      this.#db.exec('COMMIT');
+    } catch (error) {
+      this.#db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}

@@ -1,0 +1,83 @@
+/** The evaluation cache with real Nix and local flakes. */
+import { existsSync } from 'node:fs';
+import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { beforeEach, expect, test } from 'vitest';
+import { CLI, derivations, derivationSet, runCli } from '../helpers.js';
+
+let dir: string;
+let cache: string;
+
+async function writeFlake(jobs: string): Promise<void> {
+  await writeFile(
+    join(dir, 'flake.nix'),
+    `{ outputs = { self }: let mk = name: derivation { inherit name; system = "x86_64-linux"; builder = "/bin/sh"; }; in { hydraJobs = { ${jobs} }; }; }\n`,
+  );
+}
+
+beforeEach(async () => {
+  const root = await mkdtemp(join(tmpdir(), 'evix-evalcache-'));
+  dir = join(root, 'flake');
+  cache = join(root, 'cache');
+  await mkdir(dir);
+  await writeFlake(`a = mk "a-${process.pid}-${Date.now()}"; b = mk "b"; tests = { recurseForDerivations = true; c = mk "c"; };`);
+});
+
+const evalFlake = (...extra: string[]) => runCli(['eval', '--flake', `${dir}#hydraJobs`, '--eval-cache', cache, '--no-daemon', '-v', ...extra]);
+const replayed = (stderr: string) => /replaying the walk from the evaluation cache/.test(stderr);
+
+test('an unchanged flake is replayed; an edit is a miss; --refresh and --no-eval-cache bypass it', async () => {
+  const cold = await evalFlake();
+  expect(cold.exitCode).toBe(0);
+  expect(replayed(cold.stderr)).toBe(false);
+  const warm = await evalFlake();
+  expect(replayed(warm.stderr)).toBe(true);
+  expect(warm.stdout).toBe(cold.stdout);
+
+  await writeFlake('a = mk "edited"; b = mk "b";');
+  const edited = await evalFlake();
+  expect(replayed(edited.stderr)).toBe(false);
+  expect(derivations(edited.events).map((d) => d.name).sort()).toEqual(['b', 'edited']);
+
+  expect(replayed((await evalFlake('--refresh')).stderr)).toBe(false);
+  expect(replayed((await evalFlake()).stderr)).toBe(true);
+  expect(replayed((await evalFlake('--no-eval-cache')).stderr)).toBe(false);
+});
+
+test('a cached .drv collected from the store is evaluated again; the rest is replayed', async () => {
+  const cold = await evalFlake();
+  const a = derivations(cold.events).find((d) => d.attr === 'a')!;
+  await execa('nix-store', ['--delete', a.drvPath]);
+  expect(existsSync(a.drvPath)).toBe(false);
+  const again = await evalFlake();
+  expect(replayed(again.stderr)).toBe(true);
+  expect(again.stderr).toMatch(/"evaluatedAgain":1/);
+  expect(existsSync(a.drvPath)).toBe(true);
+  expect(derivationSet(again.events)).toEqual(derivationSet(cold.events));
+});
+
+test('file, expression and impure runs are never cached', async () => {
+  await writeFile(join(dir, 'jobs.nix'), '{ a = derivation { name = "f"; system = "x"; builder = "/bin/sh"; }; }');
+  for (const args of [['--file', join(dir, 'jobs.nix')], ['--expr', '{ }'], ['--flake', `${dir}#hydraJobs`, '--impure']]) {
+    await runCli(['eval', ...args, '--eval-cache', cache, '--no-daemon']);
+    const second = await runCli(['eval', ...args, '--eval-cache', cache, '--no-daemon', '-v']);
+    expect(replayed(second.stderr)).toBe(false);
+  }
+});
+
+test('two concurrent writers, and a run killed mid-walk leaves no entry', async () => {
+  const [one, two] = await Promise.all([evalFlake(), evalFlake()]);
+  expect(one.exitCode).toBe(0);
+  expect(two.exitCode).toBe(0);
+  expect(derivationSet(two.events)).toEqual(derivationSet(one.events));
+  expect(replayed((await evalFlake()).stderr)).toBe(true);
+
+  await writeFlake(`big = builtins.listToAttrs (builtins.genList (i: { name = "d\${toString i}"; value = mk "d\${toString i}-${Date.now()}"; }) 3000) // { recurseForDerivations = true; };`);
+  const child = execa(process.execPath, [CLI, 'eval', '--flake', `${dir}#hydraJobs`, '--eval-cache', cache, '--no-daemon'], { reject: false, buffer: false });
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  child.kill('SIGKILL');
+  await child;
+  expect(replayed((await evalFlake()).stderr)).toBe(false);
+});
