@@ -28,7 +28,8 @@ interface EvalFlags extends LogFlags, ConfigFlags {
   checkCacheStatus?: boolean;
   constituents?: boolean;
   daemon: boolean;
-  evalCache: string | boolean;
+  /** A directory, false for --no-eval-cache, or unset (true) for the default. */
+  evalCache?: string | boolean;
   refresh?: boolean;
 }
 
@@ -63,7 +64,7 @@ export function evalCommand(): Command {
       const log = createLogger(logLevelOf(flags));
       const out = new NdjsonSink(process.stdout, format);
       // Runs with options the daemon does not take evaluate here.
-      const plain = remotes.length === 0 && !flags.gcRootsDir && !flags.checkCacheStatus && !flags.constituents && flags.evalCache === true && !flags.refresh;
+      const plain = remotes.length === 0 && !flags.gcRootsDir && !flags.checkCacheStatus && !flags.constituents && (flags.evalCache ?? true) === true && !flags.refresh;
       if (flags.daemon && plain) {
         const result = await evaluateThroughDaemon(config, workers, out.write);
         if (result) {
