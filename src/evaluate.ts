@@ -4,7 +4,7 @@
  * GC-roots sink.
  */
 import { existsSync } from 'node:fs';
-import { EvalCache, cacheKey } from './cache/eval-cache.js';
+import { EvalCache, cacheKey, type CacheIdentity } from './cache/eval-cache.js';
 import type { EvalConfig, WorkerConfig } from './config.js';
 import { runNix } from './nix/commands.js';
 import type { AttrPath } from './nix/syntax.js';
@@ -52,6 +52,10 @@ export interface EvaluateOptions {
 
 export async function evaluate(config: EvalConfig, options: EvaluateOptions): Promise<RunResult> {
   const log = options.log ?? silentLogger;
+  // Asked alongside locking the flake: a cached run is mostly these two calls.
+  const cacheable = options.evalCache !== undefined && config.input.kind === 'flake' && !config.impure;
+  const nix = cacheable ? nixIdentity(config.workdir) : undefined;
+  nix?.catch(() => {});
   const { config: workerConfig, pin } = await resolveConfig(config);
   const gcRoots = options.gcRootsDir === undefined ? undefined : new GcRootsSink(options.gcRootsDir, log);
   // Events flow: run -> constituents -> cache status -> the caller and GC roots.
@@ -65,8 +69,8 @@ export async function evaluate(config: EvalConfig, options: EvaluateOptions): Pr
   await gcRoots?.open();
   const walk = (roots: AttrPath[] | undefined, onEvent: (event: EvalEvent) => void) => runWorkers(workerConfig, options, log, roots, onEvent);
   // Only hermetic inputs are cached: a flake, pinned, evaluated purely.
-  const cache = options.evalCache && pin && config.input.kind === 'flake' && !config.impure ? options.evalCache : undefined;
-  const result = cache ? await walkWithCache(cache, config, pin!, walk, emit, log) : await walk(undefined, emit);
+  const cache = cacheable && pin ? options.evalCache : undefined;
+  const result = cache ? await walkWithCache(cache, config, { ...pin!, ...(await nix!) }, walk, emit, log) : await walk(undefined, emit);
   if (result.fatal === undefined) await constituents?.finish();
   await cacheStatus?.drain();
   const failedRoots = (await gcRoots?.drain()) ?? 0;
@@ -119,18 +123,23 @@ async function runWorkers(
  * derivations whose .drv is gone from the store (collected), which are
  * evaluated again; otherwise the walk runs and, when complete, is stored.
  */
+/** Nix's version and system, which cached results depend on. */
+async function nixIdentity(cwd: string): Promise<{ nixVersion: string; system: string }> {
+  const [nixVersion, system] = JSON.parse(await runNix('nix-instantiate', ['--eval', '--strict', '--json', '--expr', '[ builtins.nixVersion builtins.currentSystem ]'], { cwd })) as [string, string];
+  return { nixVersion, system };
+}
+
 async function walkWithCache(
   cache: { directory: string; refresh: boolean },
   config: EvalConfig,
-  pin: { locked: unknown; locks: unknown },
+  identity: CacheIdentity,
   walk: (roots: AttrPath[] | undefined, onEvent: (event: EvalEvent) => void) => Promise<RunResult>,
   emit: (event: EvalEvent) => void,
   log: Logger,
 ): Promise<RunResult> {
   const store = new EvalCache(cache.directory);
   try {
-    const [nixVersion, system] = JSON.parse(await runNix('nix-instantiate', ['--eval', '--strict', '--json', '--expr', '[ builtins.nixVersion builtins.currentSystem ]'], { cwd: config.workdir })) as [string, string];
-    const key = cacheKey(config, { ...pin, nixVersion, system });
+    const key = cacheKey(config, identity);
     const stored = cache.refresh ? undefined : store.lookup(key);
     const events: EvalEvent[] = [];
     const record = (event: EvalEvent) => {

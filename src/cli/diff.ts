@@ -1,20 +1,44 @@
-/** `evix diff`: evaluate again and print what changed against the daemon's warm graph. */
+/**
+ * `evix diff`: evaluate again and print what changed, as one JSON object
+ * {added, removed, changed, errors}: against the daemon's warm graph, or with
+ * --base against another revision of the flake (both through the evaluation
+ * cache, so a CI comparing with the last commit evaluates only what it lacks).
+ */
 import { Command } from 'commander';
+import { defaultCacheDirectory } from '../cache/eval-cache.js';
+import { UsageError } from './argv.js';
 import { configFromFlags, withConfigOptions, type ConfigFlags } from './config-options.js';
 import { positiveInteger } from './numbers.js';
 import { askDaemon, type GraphDiff } from './through-daemon.js';
 
 interface DiffFlags extends ConfigFlags {
   workers: string;
+  base?: string;
 }
 
 export function diffCommand(): Command {
   return withConfigOptions(new Command('diff'))
-    .description('re-evaluate in the daemon and print {added, removed, changed, errors} against its warm graph, which the new one replaces')
-    .option('--workers <n>', 'local workers of the daemon for this walk', '1')
+    .description('re-evaluate and print {added, removed, changed, errors}: against the daemon\'s warm graph (which the new one replaces), or against --base')
+    .option('--workers <n>', 'local workers for this walk', '1')
+    .option('--base <ref>', 'with --flake: compare with this revision of the flake (e.g. git+file:.?rev=SHA); its fragment defaults to --flake\'s')
     .action(async (flags: DiffFlags) => {
       const config = configFromFlags(flags, process.cwd());
-      const diff = await askDaemon({ op: 'diff', config, workers: positiveInteger('--workers', flags.workers, 1) }, (r) => r.diff as GraphDiff | undefined);
+      const workers = positiveInteger('--workers', flags.workers, 1);
+      let diff: GraphDiff;
+      if (flags.base !== undefined) {
+        if (config.input.kind !== 'flake') throw new UsageError('--base needs --flake');
+        const fragment = config.input.ref.includes('#') ? config.input.ref.slice(config.input.ref.indexOf('#')) : '';
+        const baseRef = flags.base.includes('#') ? flags.base : `${flags.base}${fragment}`;
+        const [{ Session }, { createLogger }] = await Promise.all([import('../session/session.js'), import('../log.js')]);
+        const options = { workers, log: createLogger('warn'), evalCache: { directory: defaultCacheDirectory(), refresh: false } };
+        const base = await Session.open({ ...config, input: { kind: 'flake', ref: baseRef } }, options);
+        const current = await Session.open(config, options);
+        await base.refresh();
+        await current.refresh();
+        diff = current.compareWith(base);
+      } else {
+        diff = await askDaemon({ op: 'diff', config, workers }, (r) => r.diff as GraphDiff | undefined);
+      }
       process.stdout.write(`${JSON.stringify(diff)}\n`);
     });
 }

@@ -101,6 +101,12 @@ export class Session {
     return queryGraph(this.#graph, filter);
   }
 
+  /** What changed from `base`'s warm graph to this one's (both must be warm). */
+  compareWith(base: Session): GraphDiff {
+    if (!this.#graph || !base.#graph) throw new Error('no warm graph: evaluate both sessions first');
+    return diffGraphs(base.#graph, this.#graph);
+  }
+
   /** Evaluates again; returns what changed against the warm graph, which the new walk replaces. */
   diffOnce(): Promise<GraphDiff> {
     return this.refresh();

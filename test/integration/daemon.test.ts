@@ -1,5 +1,5 @@
 /** evixd as a real process: warm sessions, query, diff, many clients, restarts, a guarded socket. */
-import { copyFile, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -10,13 +10,20 @@ import { ROOT, FIXTURES, derivations, runCli } from '../helpers.js';
 let dir: string;
 let socket: string;
 let daemon: ResultPromise | undefined;
+let daemonLog = '';
 
 async function startDaemon(): Promise<void> {
-  const child = execa(process.execPath, [`${ROOT}dist/cli/evixd.js`, '--foreground', '--socket', socket], { reject: false, buffer: false });
+  const child = execa(process.execPath, [`${ROOT}dist/cli/evixd.js`, '--foreground', '--socket', socket, '-v'], {
+    reject: false,
+    buffer: false,
+    env: { XDG_CACHE_HOME: join(dir, 'cache') },
+  });
+  daemonLog = '';
   await new Promise<void>((resolve, reject) => {
     let said = '';
     child.stderr.on('data', (chunk: Buffer) => {
       said += chunk.toString();
+      daemonLog += chunk.toString();
       if (said.includes('listening on')) resolve();
     });
     void child.then(() => reject(new Error(`daemon exited: ${said}`)));
@@ -124,6 +131,20 @@ describe('evixd', () => {
     expect(cold.stderr).toBe('evix: no warm session for this configuration: run evix eval first');
     expect((await cli(['eval', '--file', join(dir, 'jobs.nix')])).exitCode).toBe(0);
     expect((await cli(['query', '--file', join(dir, 'jobs.nix'), '--system', 'aarch64-linux'])).events.map((e) => e.attr)).toEqual(['arm']);
+  });
+
+  test('a restarted daemon is warm again from the evaluation cache', async () => {
+    const flake = join(dir, 'flake');
+    await mkdir(flake, { recursive: true });
+    await writeFile(join(flake, 'flake.nix'), '{ outputs = { self }: { hydraJobs.a = derivation { name = "cached-a"; system = "x"; builder = "/bin/sh"; }; }; }\n');
+    expect((await cli(['eval', '--flake', `${flake}#hydraJobs`])).exitCode).toBe(0);
+    expect(daemonLog).not.toMatch(/replaying the walk/);
+    await stopDaemon('SIGKILL');
+    await startDaemon();
+    const again = await cli(['eval', '--flake', `${flake}#hydraJobs`]);
+    expect(derivations(again.events).map((d) => d.name)).toEqual(['cached-a']);
+    expect(daemonLog).toMatch(/replaying the walk from the evaluation cache/);
+    expect((await cli(['query', '--flake', `${flake}#hydraJobs`])).events.map((e) => e.attr)).toEqual(['a']);
   });
 
   test('without a daemon, eval runs here and query says how to get one', async () => {

@@ -81,3 +81,20 @@ test('two concurrent writers, and a run killed mid-walk leaves no entry', async 
   await child;
   expect(replayed((await evalFlake()).stderr)).toBe(false);
 });
+
+test('diff --base compares with another revision of the flake', async () => {
+  const git = (...args: string[]) => execa('git', args, { cwd: dir, env: { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e' } });
+  await writeFlake('a = mk "a"; b = mk "b"; gone = mk "gone";');
+  await git('init', '-q');
+  await git('add', 'flake.nix');
+  await git('commit', '-qm', 'one');
+  const first = (await git('rev-parse', 'HEAD')).stdout.trim();
+  await writeFlake('a = mk "a2"; b = mk "b"; fresh = mk "fresh";');
+  await git('commit', '-qam', 'two');
+  const run = await runCli(['diff', '--flake', `git+file://${dir}#hydraJobs`, '--base', `git+file://${dir}?rev=${first}`], { env: { XDG_CACHE_HOME: cache } });
+  expect(run.exitCode, run.stderr).toBe(0);
+  const diff = JSON.parse(run.stdout) as Record<'added' | 'removed' | 'changed', Array<{ attr: string }>>;
+  expect([diff.added.map((d) => d.attr), diff.removed.map((d) => d.attr), diff.changed.map((d) => d.attr)]).toEqual([['fresh'], ['gone'], ['a']]);
+  const usage = await runCli(['diff', '--file', join(dir, 'flake.nix'), '--base', 'x']);
+  expect(usage.exitCode).toBe(2);
+});
