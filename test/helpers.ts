@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import PQueue from 'p-queue';
 import { expect } from 'vitest';
 import type { EvalConfig } from '../src/config.js';
-import { DEFAULT_MAX_MEMORY_MIB } from '../src/config.js';
+import { completeConfig } from '../src/session/session.js';
 import { evaluate, type EvaluateOptions } from '../src/evaluate.js';
 import { isDerivationEvent, isErrorEvent, type DerivationEvent, type EvalEvent } from '../src/events.js';
 import { nixString } from '../src/nix/syntax.js';
@@ -35,21 +35,7 @@ export async function runCli(args: string[], options: { cwd?: string; env?: Reco
 }
 
 export function config(input: EvalConfig['input'], overrides: Partial<EvalConfig> = {}): EvalConfig {
-  return {
-    input,
-    autoArgs: [],
-    includePaths: [],
-    nixOptions: [],
-    overrideInputs: [],
-    impure: false,
-    forceRecurse: false,
-    meta: false,
-    showInputDrvs: false,
-    showTrace: false,
-    maxMemoryMiB: DEFAULT_MAX_MEMORY_MIB,
-    workdir: ROOT,
-    ...overrides,
-  };
+  return completeConfig({ workdir: ROOT, ...overrides, input });
 }
 
 /** Runs the library and collects every event (options.onEvent sees each one too). */
