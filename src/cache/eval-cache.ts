@@ -50,9 +50,11 @@ export class EvalCache {
   constructor(directory: string) {
     mkdirSync(directory, { recursive: true, mode: 0o700 });
     this.#db = new DatabaseSync(join(directory, `eval-cache-v${CACHE_FORMAT}.sqlite`));
+    // The timeout first: switching to WAL and creating the tables take locks
+    // that another process opening the cache at the same moment may hold.
+    this.#db.exec('PRAGMA busy_timeout = 10000');
     this.#db.exec(`
       PRAGMA journal_mode = WAL;
-      PRAGMA busy_timeout = 10000;
       CREATE TABLE IF NOT EXISTS walks (key TEXT PRIMARY KEY, written_at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS events (key TEXT NOT NULL, seq INTEGER NOT NULL, json TEXT NOT NULL, PRIMARY KEY (key, seq));
     `);

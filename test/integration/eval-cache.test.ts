@@ -68,10 +68,11 @@ test('file, expression and impure runs are never cached', async () => {
 });
 
 test('two concurrent writers, and a run killed mid-walk leaves no entry', async () => {
-  const [one, two] = await Promise.all([evalFlake(), evalFlake()]);
-  expect(one.exitCode).toBe(0);
-  expect(two.exitCode).toBe(0);
+  // Three processes opening a new cache and writing it at once.
+  const [one, two, three] = await Promise.all([evalFlake(), evalFlake(), evalFlake()]);
+  for (const run of [one, two, three]) expect(run.exitCode, run.stderr).toBe(0);
   expect(derivationSet(two.events)).toEqual(derivationSet(one.events));
+  expect(derivationSet(three.events)).toEqual(derivationSet(one.events));
   expect(replayed((await evalFlake()).stderr)).toBe(true);
 
   await writeFlake(`big = builtins.listToAttrs (builtins.genList (i: { name = "d\${toString i}"; value = mk "d\${toString i}-${Date.now()}"; }) 3000) // { recurseForDerivations = true; };`);
