@@ -2,8 +2,13 @@
 import { readFileSync } from 'node:fs';
 import { UsageError } from './argv.js';
 
-/** The file's content or the variable's value, surrounding white space removed. */
-export function readToken(file: string | undefined, variable: string): Buffer | undefined {
+/**
+ * The token: from `file`, else from the file named by `<variable>_FILE`
+ * (as container secrets are given), else the variable's value; surrounding
+ * white space removed.
+ */
+export function readToken(option: string | undefined, variable: string): Buffer | undefined {
+  const file = option ?? process.env[`${variable}_FILE`];
   let text: string | undefined;
   if (file !== undefined) {
     try {
