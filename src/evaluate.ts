@@ -9,16 +9,12 @@ import type { EvalConfig, WorkerConfig } from './config.js';
 import { runNix } from './nix/commands.js';
 import type { AttrPath } from './nix/syntax.js';
 import { isDerivationEvent, type EvalEvent } from './events.js';
-import { ConstituentsSink } from './sinks/constituents.js';
 import { silentLogger, type Logger } from './log.js';
-import { runEvaluation, type RunResult, type RunSnapshot } from './master/run.js';
+import type { RunResult, RunSnapshot } from './master/run.js';
 import type { Worker } from './master/worker.js';
 import { resolveConfig } from './resolve.js';
-import { nixStoreQueries } from './cache-status/store-queries.js';
-import { CacheStatusSink } from './sinks/cache-status.js';
-import { GcRootsSink } from './sinks/gc-roots.js';
 import type { Endpoint, RemoteTimeouts, RemoteTls } from './remote/remote-worker.js';
-import { LocalWorker } from './worker/local-worker.js';
+import type { LocalWorker } from './worker/local-worker.js';
 
 /** `--remote HOST:PORT SYSTEMS N`: N connections, each a worker owning SYSTEMS (none: any). */
 export interface RemoteSpec {
@@ -57,14 +53,17 @@ export async function evaluate(config: EvalConfig, options: EvaluateOptions): Pr
   const nix = cacheable ? nixIdentity(config.workdir) : undefined;
   nix?.catch(() => {});
   const { config: workerConfig, pin } = await resolveConfig(config);
-  const gcRoots = options.gcRootsDir === undefined ? undefined : new GcRootsSink(options.gcRootsDir, log);
+  // What a run does not use is not loaded: a cache hit starts no evaluator.
+  const gcRoots = options.gcRootsDir === undefined ? undefined : new (await import('./sinks/gc-roots.js')).GcRootsSink(options.gcRootsDir, log);
   // Events flow: run -> constituents -> cache status -> the caller and GC roots.
   const deliver = (event: EvalEvent) => {
     options.onEvent(event);
     if (gcRoots && isDerivationEvent(event)) gcRoots.add(event.drvPath);
   };
-  const cacheStatus = options.checkCacheStatus ? new CacheStatusSink(nixStoreQueries(config.nixOptions, config.workdir, log), deliver, log) : undefined;
-  const constituents = options.constituents ? new ConstituentsSink(cacheStatus?.add ?? deliver, config.workdir, log) : undefined;
+  const cacheStatus = options.checkCacheStatus ? await cacheStatusSink(config, deliver, log) : undefined;
+  const constituents = options.constituents
+    ? new (await import('./sinks/constituents.js')).ConstituentsSink(cacheStatus?.add ?? deliver, config.workdir, log)
+    : undefined;
   const emit = constituents?.add ?? cacheStatus?.add ?? deliver;
   await gcRoots?.open();
   const walk = (roots: AttrPath[] | undefined, onEvent: (event: EvalEvent) => void) => runWorkers(workerConfig, options, log, roots, onEvent);
@@ -78,6 +77,11 @@ export async function evaluate(config: EvalConfig, options: EvaluateOptions): Pr
   return result;
 }
 
+async function cacheStatusSink(config: EvalConfig, deliver: (event: EvalEvent) => void, log: Logger) {
+  const [{ CacheStatusSink }, { nixStoreQueries }] = await Promise.all([import('./sinks/cache-status.js'), import('./cache-status/store-queries.js')]);
+  return new CacheStatusSink(nixStoreQueries(config.nixOptions, config.workdir, log), deliver, log);
+}
+
 /** Starts the local and remote workers and walks from `roots` (the root by default). */
 async function runWorkers(
   workerConfig: WorkerConfig,
@@ -86,6 +90,7 @@ async function runWorkers(
   roots: AttrPath[] | undefined,
   onEvent: (event: EvalEvent) => void,
 ): Promise<RunResult> {
+  const [{ runEvaluation }, { LocalWorker }] = await Promise.all([import('./master/run.js'), import('./worker/local-worker.js')]);
   const locals = Array.from({ length: options.workers }, (_, i) => new LocalWorker(`local-${i}`, log));
   options.onWorkers?.(locals);
   // The protocol (capnp-es) is loaded only for runs with remotes.
