@@ -20,6 +20,11 @@ export async function runProgram(program: Command, argv: string[]): Promise<void
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return;
+      // No command given: commander has printed the help already.
+      if (error.code === 'commander.help') {
+        process.exitCode = EXIT_USAGE;
+        return;
+      }
       return fail(EXIT_USAGE, error.message.replace(/^error: /, ''));
     }
     if (error instanceof UsageError) return fail(EXIT_USAGE, error.message);

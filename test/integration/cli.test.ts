@@ -24,6 +24,14 @@ test('a complete run with attribute errors exits 0 and prints only JSON on stdou
   expect(run.events.some((e) => 'error' in e)).toBe(true);
 });
 
+test('no command prints the help on stderr and exits 2', async () => {
+  const run = await runCli([]);
+  expect(run.exitCode).toBe(2);
+  expect(run.stdout).toBe('');
+  expect(run.stderr).toMatch(/^Usage: evix/);
+  expect(run.stderr).not.toContain('outputHelp');
+});
+
 test('usage errors exit 2 with one line', async () => {
   expectOneLineError(await runCli(['eval']), 2, /exactly one of --file, --expr or --flake/);
   expectOneLineError(await runCli(['eval', '--file', JOBS, '--expr', '{}']), 2, /exactly one/);
