@@ -1,10 +1,10 @@
 /**
  * Where the daemon listens: $EVIX_SOCKET, else /run/user/UID/evix.sock when
  * the user has a runtime directory, else a private directory of the user's
- * under the temporary directory. The directory is made 0700.
+ * under the temporary directory.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, chmod, lstat } from 'node:fs/promises';
+import { lstat, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -15,11 +15,18 @@ export function defaultSocketPath(): string {
   return existsSync(runtime) ? join(runtime, 'evix.sock') : join(tmpdir(), `evix-${uid}`, 'evix.sock');
 }
 
-/** Makes the socket's directory, private to the user, and refuses one that is not theirs. */
+/**
+ * Makes the socket's directory 0700 when it does not exist. An existing one
+ * is left as it is (the socket itself is 0600), but it must be a real
+ * directory, and one of ours unless it is the sticky kind (/tmp), where no
+ * one else can replace our socket.
+ */
 export async function preparePrivateDirectory(socketPath: string): Promise<void> {
   const dir = dirname(socketPath);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (!existsSync(dir)) await mkdir(dir, { recursive: true, mode: 0o700 });
   const info = await lstat(dir);
-  if (!info.isDirectory() || (process.getuid && info.uid !== process.getuid())) throw new Error(`${dir} is not a directory of this user's`);
-  if (!dir.startsWith('/run/user/')) await chmod(dir, 0o700);
+  if (!info.isDirectory()) throw new Error(`${dir} is not a directory`);
+  const ours = process.getuid === undefined || info.uid === process.getuid();
+  const sticky = (info.mode & 0o1000) !== 0;
+  if (!ours && !sticky) throw new Error(`${dir} belongs to another user`);
 }
