@@ -1,15 +1,10 @@
 #!/usr/bin/env node
-/** The evix command line: one subcommand a file. */
-import { Command } from 'commander';
-import { daemonCommand } from './daemon.js';
-import { diffCommand } from './diff.js';
-import { evalCommand } from './eval.js';
-import { queryCommand } from './query.js';
-import { quiet, runProgram } from './run.js';
-import { watchCommand } from './watch.js';
-import { workerCommand } from './worker.js';
+/**
+ * The evix command line. Node's compile cache is switched on before the
+ * rest is loaded: evix is many small modules, and compiling them was most of
+ * the start-up of a short run (a cache hit, a query).
+ */
+import { enableCompileCache } from 'node:module';
 
-const program = quiet(new Command('evix').description('evaluate Nix attribute sets in parallel and stream every derivation as JSON lines'));
-for (const command of [evalCommand(), workerCommand(), daemonCommand(), queryCommand(), diffCommand(), watchCommand()]) program.addCommand(quiet(command));
-
-await runProgram(program, process.argv.slice(2));
+enableCompileCache?.();
+await import('./program.js');
