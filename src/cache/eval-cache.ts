@@ -13,6 +13,7 @@ import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { canonicalJson } from '../canonical-json.js';
 import type { EvalConfig } from '../config.js';
 import type { EvalEvent } from '../events.js';
 
@@ -39,9 +40,7 @@ export interface CacheIdentity {
  */
 export function cacheKey(config: EvalConfig, identity: CacheIdentity): string {
   const { workdir: _workdir, maxMemoryMiB: _memory, ...evaluation } = config;
-  const sorted = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(sorted) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])])) : v;
-  return createHash('sha256').update(JSON.stringify(sorted({ format: CACHE_FORMAT, evaluation, identity }))).digest('hex');
+  return createHash('sha256').update(canonicalJson({ format: CACHE_FORMAT, evaluation, identity })).digest('hex');
 }
 
 export class EvalCache {

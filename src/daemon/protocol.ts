@@ -10,6 +10,7 @@
  *   {"v":1,"id":4,"op":"ping"} -> {"id":4,"pong":{"version":1}}
  * Any of them may instead get {"id":N,"error":"..."}.
  */
+import { canonicalJson } from '../canonical-json.js';
 import type { AutoArg, EvalConfig, EvalInput } from '../config.js';
 import type { EvalEvent } from '../events.js';
 import type { GraphDiff, QueryFilter } from '../session/graph.js';
@@ -152,7 +153,5 @@ function number(v: unknown, where: string): number {
 
 /** Sessions are keyed by the whole configuration: same key, same walk. */
 export function sessionKey(config: EvalConfig): string {
-  const sort = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(sort) : isObject(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort(v[k])])) : v;
-  return JSON.stringify(sort(config));
+  return canonicalJson(config);
 }

@@ -19,6 +19,11 @@ export function addToGraph(graph: Graph, event: EvalEvent): void {
   else if (isErrorEvent(event)) graph.errors.set(event.attr, event);
 }
 
+/** Orders events by attr, code unit by code unit (stable across locales). */
+function byAttr(a: { attr: string }, b: { attr: string }): number {
+  return a.attr < b.attr ? -1 : a.attr > b.attr ? 1 : 0;
+}
+
 export interface QueryFilter {
   /** Keep derivations for any of these systems (all when empty). */
   systems?: string[];
@@ -48,7 +53,6 @@ export function queryGraph(graph: Graph, filter: QueryFilter): EvalEvent[] {
   const systems = new Set(filter.systems ?? []);
   const drvs = [...graph.derivations.values()].filter((d) => matches(d.attr) && (systems.size === 0 || systems.has(d.system)));
   const errors = systems.size === 0 ? [...graph.errors.values()].filter((e) => matches(e.attr)) : [];
-  const byAttr = (a: { attr: string }, b: { attr: string }) => (a.attr < b.attr ? -1 : a.attr > b.attr ? 1 : 0);
   return [...drvs.sort(byAttr), ...errors.sort(byAttr)];
 }
 
@@ -70,6 +74,5 @@ export function diffGraphs(before: Graph, after: Graph): GraphDiff {
     else if (then.drvPath !== now.drvPath) changed.push({ attr, before: then, after: now });
   }
   const removed = [...before.derivations.values()].filter((d) => !after.derivations.has(d.attr));
-  const byAttr = (a: { attr: string }, b: { attr: string }) => (a.attr < b.attr ? -1 : a.attr > b.attr ? 1 : 0);
   return { added: added.sort(byAttr), removed: removed.sort(byAttr), changed: changed.sort(byAttr), errors: [...after.errors.values()].sort(byAttr) };
 }
