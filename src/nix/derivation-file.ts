@@ -1,44 +1,28 @@
 /**
- * Reads the input derivations out of a .drv file (Nix's ATerm format:
- * `Derive([outputs],[inputDrvs],[inputSrcs],system,builder,[args],[env])`).
- * Pure parsing; the caller reads the file.
+ * Reads .drv files (Nix's ATerm format:
+ * `Derive([outputs],[inputDrvs],[inputSrcs],system,builder,[args],[env])`)
+ * and writes them back. Pure; the caller reads and writes the files.
  */
 
 type ATerm = string | ATerm[];
 
-/** What evix reads of a .drv: output paths by name, and input derivations. */
+/** What most readers need of a .drv: output paths by name, and input derivations. */
 export interface ParsedDerivation {
   outputs: Record<string, string>;
   inputDrvs: Record<string, string[]>;
 }
 
 export function parseDerivation(drvText: string): ParsedDerivation {
-  const fields = parseDerive(drvText);
-  const outputs: Record<string, string> = {};
-  const declared = fields[0];
-  if (!Array.isArray(declared)) throw new Error('malformed derivation: outputs is not a list');
-  for (const entry of declared) {
-    if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'string') throw new Error('malformed derivation: bad output entry');
-    outputs[entry[0]] = entry[1];
-  }
-  return { outputs, inputDrvs: readInputDrvs(fields[1]) };
+  const drv = parseDerivationModel(drvText);
+  return {
+    outputs: Object.fromEntries([...drv.outputs].map(([name, [path]]) => [name, path])),
+    inputDrvs: Object.fromEntries(drv.inputDrvs),
+  };
 }
 
 /** `inputDrvs` of a derivation: input .drv path to the output names it uses. */
 export function parseInputDrvs(drvText: string): Record<string, string[]> {
-  return readInputDrvs(parseDerive(drvText)[1]);
-}
-
-function readInputDrvs(inputs: ATerm | undefined): Record<string, string[]> {
-  if (!Array.isArray(inputs)) throw new Error('malformed derivation: inputDrvs is not a list');
-  const result: Record<string, string[]> = {};
-  for (const entry of inputs) {
-    if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !Array.isArray(entry[1])) {
-      throw new Error('malformed derivation: bad inputDrvs entry');
-    }
-    result[entry[0]] = entry[1].filter((o): o is string => typeof o === 'string');
-  }
-  return result;
+  return parseDerivation(drvText).inputDrvs;
 }
 
 function parseDerive(text: string): ATerm[] {
@@ -121,15 +105,18 @@ export function parseDerivationModel(drvText: string): DerivationModel {
     if (!Array.isArray(t) || !t.every((x) => Array.isArray(x))) throw new Error('malformed derivation: expected a list of tuples');
     return t as ATerm[][];
   };
-  if (typeof platform !== 'string' || typeof builder !== 'string') throw new Error('malformed derivation: bad system or builder');
+  const text = (t: ATerm | undefined): string => {
+    if (typeof t !== 'string') throw new Error('malformed derivation: expected a string');
+    return t;
+  };
   return {
-    outputs: new Map(tuples(outputs).map((o) => [String(o[0]), [String(o[1]), String(o[2]), String(o[3])] as [string, string, string]])),
-    inputDrvs: new Map(tuples(inputDrvs).map((i) => [String(i[0]), strings(i[1])])),
+    outputs: new Map(tuples(outputs).map((o) => [text(o[0]), [text(o[1]), text(o[2]), text(o[3])] as [string, string, string]])),
+    inputDrvs: new Map(tuples(inputDrvs).map((i) => [text(i[0]), strings(i[1])])),
     inputSrcs: strings(inputSrcs),
-    platform,
-    builder,
+    platform: text(platform),
+    builder: text(builder),
     args: strings(args),
-    env: new Map(tuples(env).map((e) => [String(e[0]), String(e[1])])),
+    env: new Map(tuples(env).map((e) => [text(e[0]), text(e[1])])),
   };
 }
 
