@@ -4,6 +4,7 @@ import { defaultSocketPath } from '../daemon/socket-path.js';
 import { UsageError } from './argv.js';
 import { logLevelOf, withLogOptions, type LogFlags } from './logging.js';
 import { positiveInteger } from './numbers.js';
+import { untilStopped } from './signals.js';
 
 interface DaemonFlags extends LogFlags {
   foreground?: boolean;
@@ -25,10 +26,7 @@ export function daemonCommand(name = 'daemon'): Command {
       const server = new DaemonServer({ socketPath, maxSessions: positiveInteger('--max-sessions', flags.maxSessions, 1), log });
       await server.listen();
       process.stderr.write(`evix daemon listening on ${socketPath}\n`);
-      await new Promise<void>((resolve) => {
-        process.once('SIGTERM', resolve);
-        process.once('SIGINT', resolve);
-      });
+      await untilStopped();
       await server.close();
     });
 }

@@ -6,6 +6,7 @@ import { DEFAULT_ALLOWED_OPTIONS } from '../worker/policy.js';
 import { UsageError } from './argv.js';
 import { logLevelOf, withLogOptions, type LogFlags } from './logging.js';
 import { positiveInteger } from './numbers.js';
+import { untilStopped } from './signals.js';
 import { readFileOption, readToken } from './tokens.js';
 
 interface WorkerFlags extends LogFlags {
@@ -62,15 +63,7 @@ export function workerCommand(): Command {
       const shown = address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
       // A plain line, whatever the log level: scripts wait for it to learn the port.
       process.stderr.write(`evix worker listening on ${shown}${cert ? ' (TLS)' : ''}\n`);
-      await new Promise<void>((resolve) => {
-        const stop = () => {
-          process.off('SIGTERM', stop);
-          process.off('SIGINT', stop);
-          resolve();
-        };
-        process.on('SIGTERM', stop);
-        process.on('SIGINT', stop);
-      });
+      await untilStopped();
       log.info('shutting down: finishing items in flight');
       await server.close();
     });

@@ -1,5 +1,6 @@
 /** Talking to evixd: connect if its socket answers, send requests, read replies. */
 import { connect, type Socket } from 'node:net';
+import { LineSplitter } from '../lines.js';
 import { DAEMON_PROTOCOL_VERSION, type DaemonReply, type DaemonRequest } from './protocol.js';
 
 type Body = DaemonRequest extends infer R ? (R extends DaemonRequest ? Omit<R, 'v' | 'id'> : never) : never;
@@ -8,7 +9,7 @@ export class DaemonClient {
   readonly #socket: Socket;
   readonly #handlers = new Map<number, (reply: DaemonReply) => boolean>();
   #nextId = 1;
-  #buffer = '';
+  readonly #lines = new LineSplitter();
   #closed: Error | undefined;
 
   private constructor(socket: Socket) {
@@ -67,10 +68,8 @@ export class DaemonClient {
   }
 
   #receive(chunk: string): void {
-    this.#buffer += chunk;
-    for (let at = this.#buffer.indexOf('\n'); at !== -1; at = this.#buffer.indexOf('\n')) {
-      const reply = JSON.parse(this.#buffer.slice(0, at)) as DaemonReply;
-      this.#buffer = this.#buffer.slice(at + 1);
+    for (const line of this.#lines.push(chunk)) {
+      const reply = JSON.parse(line) as DaemonReply;
       if (reply.id === null) for (const handler of [...this.#handlers.values()]) handler(reply);
       else this.#handlers.get(reply.id)?.(reply);
     }

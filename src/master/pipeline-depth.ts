@@ -8,6 +8,9 @@
  */
 export const FAST_ITEM_MS = 10;
 
+/** Requests a worker keeps in flight at most: enough to hide the round trip. */
+export const PIPELINE_DEPTH = 4;
+
 export class PipelineDepth {
   readonly max: number;
   #fastStreak = 0;

@@ -10,7 +10,7 @@ import { connect as connectTls } from 'node:tls';
 import type { WorkerConfig } from '../config.js';
 import type { WorkResult } from '../events.js';
 import type { Logger } from '../log.js';
-import { PipelineDepth } from '../master/pipeline-depth.js';
+import { PIPELINE_DEPTH, PipelineDepth } from '../master/pipeline-depth.js';
 import type { OwnedSystems } from '../master/scheduler.js';
 import { WorkerUnavailableError, type Worker } from '../master/worker.js';
 import type { AttrPath } from '../nix/syntax.js';
@@ -74,7 +74,6 @@ interface Pending {
   sentAt: number;
 }
 
-const PIPELINE_DEPTH = 4;
 
 export class RemoteWorker implements Worker {
   readonly id: string;

@@ -4,11 +4,8 @@ import type { WorkResult } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Worker } from '../master/worker.js';
 import type { AttrPath } from '../nix/syntax.js';
-import { PipelineDepth } from '../master/pipeline-depth.js';
+import { PIPELINE_DEPTH, PipelineDepth } from '../master/pipeline-depth.js';
 import { Evaluator } from './evaluator.js';
-
-/** Requests in flight per evaluator: enough to hide the round trip (see PipelineDepth). */
-const PIPELINE_DEPTH = 4;
 
 export class LocalWorker implements Worker {
   readonly id: string;

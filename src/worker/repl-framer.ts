@@ -15,6 +15,8 @@
  * many small writes.
  */
 
+import { LineSplitter } from '../lines.js';
+
 export interface ReplResponse {
   id: number;
   /** The last value the repl printed for the request, colour codes removed. */
@@ -33,7 +35,7 @@ export function markerRequest(id: number): string {
 
 export class ReplFramer {
   readonly #expected: number[] = [];
-  #rest = '';
+  readonly #lines = new LineSplitter();
   #value: string | undefined;
   #text = '';
 
@@ -48,10 +50,8 @@ export class ReplFramer {
   }
 
   push(chunk: string): ReplResponse[] {
-    const lines = (this.#rest + chunk).split('\n');
-    this.#rest = lines.pop() ?? '';
     const done: ReplResponse[] = [];
-    for (const line of lines) {
+    for (const line of this.#lines.push(chunk)) {
       if (line.startsWith(ECHO_PREFIX)) continue;
       if (!line.startsWith('\x1b[')) {
         this.#text += `${line}\n`;
@@ -73,7 +73,7 @@ export class ReplFramer {
 
   /** What arrived after the last complete request: what a dying child said last. */
   get unframedText(): string {
-    return this.#text + this.#rest;
+    return this.#text + this.#lines.pending;
   }
 }
 
