@@ -123,17 +123,17 @@ async function runWorkers(
   });
 }
 
-/**
- * A walk through the evaluation cache: a stored walk is replayed, except
- * derivations whose .drv is gone from the store (collected), which are
- * evaluated again; otherwise the walk runs and, when complete, is stored.
- */
 /** Nix's version and system, which cached results depend on. */
 async function nixIdentity(cwd: string): Promise<{ nixVersion: string; system: string }> {
   const [nixVersion, system] = JSON.parse(await runNix('nix-instantiate', ['--eval', '--strict', '--json', '--expr', '[ builtins.nixVersion builtins.currentSystem ]'], { cwd })) as [string, string];
   return { nixVersion, system };
 }
 
+/**
+ * A walk through the evaluation cache: a stored walk is replayed, except
+ * derivations whose .drv is gone from the store (collected), which are
+ * evaluated again; otherwise the walk runs and, when complete, is stored.
+ */
 async function walkWithCache(
   cache: { directory: string; refresh: boolean },
   config: EvalConfig,
@@ -156,13 +156,13 @@ async function walkWithCache(
       if (result.fatal === undefined) store.save(key, events);
       return result;
     }
-    const gone = stored.filter((e) => isDerivationEvent(e) && !existsSync(e.drvPath));
-    log.info({ events: stored.length, evaluatedAgain: gone.length }, 'replaying the walk from the evaluation cache');
-    for (const event of stored) if (!gone.includes(event)) record(event);
-    if (gone.length === 0) return { completed: stored.length };
-    const result = await walk(gone.map((e) => e.attrPath), record);
+    const gone = new Set(stored.filter((e) => isDerivationEvent(e) && !existsSync(e.drvPath)));
+    log.info({ events: stored.length, evaluatedAgain: gone.size }, 'replaying the walk from the evaluation cache');
+    for (const event of stored) if (!gone.has(event)) record(event);
+    if (gone.size === 0) return { completed: stored.length };
+    const result = await walk([...gone].map((e) => e.attrPath), record);
     if (result.fatal === undefined) store.save(key, events);
-    return { ...result, completed: stored.length - gone.length + result.completed };
+    return { ...result, completed: stored.length - gone.size + result.completed };
   } finally {
     store.close();
   }

@@ -59,9 +59,7 @@ export function evalCommand(): Command {
       const cert = readFileOption('--remote-tls-cert', flags.remoteTlsCert);
       const key = readFileOption('--remote-tls-key', flags.remoteTlsKey);
       const format = outputFormat(flags.outputFormat);
-      // Loaded here, not at start-up: `evix query` and the others never need them.
-      const [{ evaluate }, { createLogger }, { NdjsonSink }] = await Promise.all([import('../evaluate.js'), import('../log.js'), import('../sinks/ndjson.js')]);
-      const log = createLogger(logLevelOf(flags));
+      const { NdjsonSink } = await import('../sinks/ndjson.js');
       const out = new NdjsonSink(process.stdout, format);
       // Runs with options the daemon does not take evaluate here.
       const plain = remotes.length === 0 && !flags.gcRootsDir && !flags.checkCacheStatus && !flags.constituents && (flags.evalCache ?? true) === true && !flags.refresh;
@@ -72,6 +70,9 @@ export function evalCommand(): Command {
           return reportRun(result);
         }
       }
+      // Loaded only to evaluate here: neither other commands nor a run through the daemon need them.
+      const [{ evaluate }, { createLogger }] = await Promise.all([import('../evaluate.js'), import('../log.js')]);
+      const log = createLogger(logLevelOf(flags));
       const progress = Progress.wanted(process.stderr, flags.quiet ?? false) ? new Progress(process.stderr) : undefined;
       try {
         const result = await runWithSignals((signal) =>

@@ -9,7 +9,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { defaultCacheDirectory } from '../cache/eval-cache.js';
 import type { EvalConfig } from '../config.js';
 import type { Logger } from '../log.js';
-import { EvaluationFailed, Session } from '../session/session.js';
+import { Session } from '../session/session.js';
+import { LineSplitter } from '../lines.js';
 import { DAEMON_PROTOCOL_VERSION, MAX_REQUEST_BYTES, parseRequest, sessionKey, type DaemonReply, type DaemonRequest } from './protocol.js';
 import { preparePrivateDirectory } from './socket-path.js';
 
@@ -50,23 +51,18 @@ export class DaemonServer {
   }
 
   #serve(socket: Socket): void {
-    let buffer = '';
+    const lines = new LineSplitter();
     const send = (reply: DaemonReply) => {
       if (!socket.destroyed) socket.write(`${JSON.stringify(reply)}\n`);
     };
     socket.setEncoding('utf8');
     socket.on('error', () => {});
     socket.on('data', (chunk: string) => {
-      buffer += chunk;
-      for (let at = buffer.indexOf('\n'); at !== -1; at = buffer.indexOf('\n')) {
-        const line = buffer.slice(0, at);
-        buffer = buffer.slice(at + 1);
-        if (line.trim() !== '') void this.#handle(line, send);
-      }
-      if (buffer.length > MAX_REQUEST_BYTES) {
+      for (const line of lines.push(chunk)) if (line.trim() !== '') void this.#handle(line, send);
+      if (lines.pending.length > MAX_REQUEST_BYTES) {
         send({ id: null, error: `request over ${MAX_REQUEST_BYTES} bytes` });
         socket.end();
-        buffer = '';
+        lines.clear();
       }
     });
   }
@@ -77,7 +73,7 @@ export class DaemonServer {
     try {
       await this.#run(request, send);
     } catch (error) {
-      const message = error instanceof EvaluationFailed ? error.message : `${(error as Error).message}`;
+      const message = (error as Error).message;
       if (request.op === 'eval') send({ id: request.id, done: { fatal: message } });
       else send({ id: request.id, error: message });
     }
@@ -88,9 +84,10 @@ export class DaemonServer {
       case 'ping':
         return send({ id: request.id, pong: { version: DAEMON_PROTOCOL_VERSION } });
       case 'query': {
-        const entry = this.#sessions.get(sessionKey(request.config));
+        const key = sessionKey(request.config);
+        const entry = this.#sessions.get(key);
         if (!entry?.session.warm) return send({ id: request.id, error: 'no warm session for this configuration: run evix eval first' });
-        this.#touch(sessionKey(request.config), entry);
+        this.#touch(key, entry);
         return send({ id: request.id, events: entry.session.querySnapshot(request.filter) });
       }
       case 'eval':
