@@ -19,6 +19,16 @@ import { watchedPaths } from './watched-paths.js';
 /** One step of watch(): what changed, or why this evaluation failed. */
 export type WatchUpdate = { diff: GraphDiff } | { error: string };
 
+/** Where an update leaves things: the evaluation's failure, or its errors. */
+function outcomeOf(update: WatchUpdate): string {
+  if ('error' in update) return `failed:${update.error}`;
+  return `errors:${JSON.stringify(update.diff.errors.map((e) => [e.attr, e.error]))}`;
+}
+
+function hasChanges(update: WatchUpdate): boolean {
+  return 'diff' in update && update.diff.added.length + update.diff.removed.length + update.diff.changed.length > 0;
+}
+
 /** An evaluation config where everything but the input has a default. */
 export type SessionConfig = Partial<EvalConfig> & Pick<EvalConfig, 'input'>;
 
@@ -139,6 +149,7 @@ export class Session {
     const debounceMs = options.debounceMs ?? 200;
     const paths = await watchedPaths(this.config);
     let changed = true;
+    let lastOutcome: string | undefined;
     let wake: (() => void) | undefined;
     let timer: NodeJS.Timeout | undefined;
     const onChange = (_type: string, file: string | Buffer | null) => {
@@ -159,11 +170,18 @@ export class Session {
           continue;
         }
         changed = false;
+        let update: WatchUpdate;
         try {
-          yield { diff: await this.refresh() };
+          update = { diff: await this.refresh() };
         } catch (error) {
-          yield { error: (error as Error).message };
+          update = { error: (error as Error).message };
         }
+        // A write that changes nothing evaluated (the output written into the
+        // watched directory, an editor's backup file) is not reported: else
+        // `evix watch > out.json` beside the input would feed on itself.
+        const outcome = outcomeOf(update);
+        if (hasChanges(update) || outcome !== lastOutcome) yield update;
+        lastOutcome = outcome;
       }
     } finally {
       clearTimeout(timer);

@@ -1,5 +1,5 @@
 /** evix watch: a diff per change, an error line for a broken edit, and on it goes. */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -44,6 +44,28 @@ test('watch prints a diff after each write, and an error line for a syntax error
     await writeFile(file, `{ ${job('a')} ${job('c')} ${job('d')} }\n`);
     const fourth = await next(4);
     expect(names(fourth.added)).toEqual(['d']);
+  } finally {
+    child.kill('SIGINT');
+    await child;
+  }
+});
+
+test('output written into the watched directory does not feed the watch', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'evix-watch-out-'));
+  const file = join(dir, 'jobs.nix');
+  const out = join(dir, 'out.jsonl');
+  await writeFile(file, `{ ${job('a')} }\n`);
+  const child = execa('sh', ['-c', `exec "$0" "$1" watch --file "$2" --debounce 100 > "$3"`, process.execPath, CLI, file, out], { reject: false });
+  const lines = async () => (await readFile(out, 'utf8').catch(() => '')).split('\n').filter((l) => l !== '').length;
+  const settle = async (count: number) => {
+    for (let i = 0; i < 100 && (await lines()) < count; i++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 1500));
+    return lines();
+  };
+  try {
+    expect(await settle(1)).toBe(1);
+    await writeFile(file, `{ ${job('a')} ${job('b')} }\n`);
+    expect(await settle(2)).toBe(2);
   } finally {
     child.kill('SIGINT');
     await child;
