@@ -13,7 +13,7 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = `${ROOT}dist/cli/main.js`;
+const CLI = `${ROOT}dist/bin/evix.js`;
 const ROUNDS = Number(process.env.EVIX_BENCH_ROUNDS ?? 3);
 
 interface Fixture {
@@ -181,7 +181,7 @@ async function benchDaemon(): Promise<{ cold: number; warm: number; prefix: numb
   const { mkdtempSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const socket = `${mkdtempSync(`${tmpdir()}/evix-bench-`)}/evix.sock`;
-  const daemon = spawn(process.execPath, [`${ROOT}dist/cli/evixd.js`, '--foreground', '--socket', socket, '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const daemon = spawn(process.execPath, [`${ROOT}dist/bin/evixd.js`, '--foreground', '--socket', socket, '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
   await new Promise<void>((resolve) => daemon.stderr.setEncoding('utf8').on('data', (c: string) => c.includes('listening') && resolve()));
   process.env.EVIX_SOCKET = socket;
   const tree = FIXTURES[0]!;

@@ -6,13 +6,12 @@
 import { existsSync } from 'node:fs';
 import { EvalCache, cacheKey, type CacheIdentity } from './cache/eval-cache.js';
 import type { EvalConfig, WorkerConfig } from './config.js';
-import { runNix } from './nix/commands.js';
 import type { AttrPath } from './nix/syntax.js';
 import { isDerivationEvent, type EvalEvent } from './events.js';
 import { silentLogger, type Logger } from './log.js';
 import type { RunResult, RunSnapshot } from './master/run.js';
 import type { Worker } from './master/worker.js';
-import { resolveConfig } from './resolve.js';
+import { prepareRun, type PreparedRun } from './prepare.js';
 import type { Endpoint, RemoteTimeouts, RemoteTls } from './remote/remote-worker.js';
 import type { LocalWorker } from './worker/local-worker.js';
 
@@ -44,15 +43,16 @@ export interface EvaluateOptions {
   observe?: (snapshot: () => RunSnapshot) => void;
   /** Called with the local workers once created (tests use it to reach their children). */
   onWorkers?: (workers: readonly LocalWorker[]) => void;
+  /** prepareRun(config, evalCache !== undefined), when the caller started it already. */
+  prepared?: Promise<PreparedRun>;
 }
 
 export async function evaluate(config: EvalConfig, options: EvaluateOptions): Promise<RunResult> {
   const log = options.log ?? silentLogger;
-  // Asked alongside locking the flake: a cached run is mostly these two calls.
-  const cacheable = options.evalCache !== undefined && config.input.kind === 'flake' && !config.impure;
-  const nix = cacheable ? nixIdentity(config.workdir) : undefined;
-  nix?.catch(() => {});
-  const { config: workerConfig, pin } = await resolveConfig(config);
+  const {
+    resolved: { config: workerConfig, pin },
+    nix,
+  } = await (options.prepared ?? prepareRun(config, options.evalCache !== undefined));
   // What a run does not use is not loaded: a cache hit starts no evaluator.
   const gcRoots = options.gcRootsDir === undefined ? undefined : new (await import('./sinks/gc-roots.js')).GcRootsSink(options.gcRootsDir, log);
   // Events flow: run -> constituents -> cache status -> the caller and GC roots.
@@ -68,8 +68,8 @@ export async function evaluate(config: EvalConfig, options: EvaluateOptions): Pr
   await gcRoots?.open();
   const walk = (roots: AttrPath[] | undefined, onEvent: (event: EvalEvent) => void) => runWorkers(workerConfig, options, log, roots, onEvent);
   // Only hermetic inputs are cached: a flake, pinned, evaluated purely.
-  const cache = cacheable && pin ? options.evalCache : undefined;
-  const result = cache ? await walkWithCache(cache, config, { ...pin!, ...(await nix!) }, walk, emit, log) : await walk(undefined, emit);
+  const cache = nix && pin ? options.evalCache : undefined;
+  const result = cache ? await walkWithCache(cache, config, { ...pin!, ...nix! }, walk, emit, log) : await walk(undefined, emit);
   if (result.fatal === undefined) await constituents?.finish();
   await cacheStatus?.drain();
   const failedRoots = (await gcRoots?.drain()) ?? 0;
@@ -121,12 +121,6 @@ async function runWorkers(
     ...(options.observe ? { observe: options.observe } : {}),
     onEvent,
   });
-}
-
-/** Nix's version and system, which cached results depend on. */
-async function nixIdentity(cwd: string): Promise<{ nixVersion: string; system: string }> {
-  const [nixVersion, system] = JSON.parse(await runNix('nix-instantiate', ['--eval', '--strict', '--json', '--expr', '[ builtins.nixVersion builtins.currentSystem ]'], { cwd })) as [string, string];
-  return { nixVersion, system };
 }
 
 /**

@@ -15,7 +15,7 @@ import { nixString } from '../src/nix/syntax.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const FIXTURES = `${ROOT}test/fixtures`;
-export const CLI = `${ROOT}dist/cli/main.js`;
+export const CLI = `${ROOT}dist/bin/evix.js`;
 const FLAKES = ['--extra-experimental-features', 'nix-command flakes'];
 
 export interface CliRun {

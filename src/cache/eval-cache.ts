@@ -10,7 +10,6 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { canonicalJson } from '../canonical-json.js';
@@ -19,10 +18,6 @@ import type { EvalEvent } from '../events.js';
 
 /** Raised whenever what is stored, or how it is keyed, changes meaning. */
 export const CACHE_FORMAT = 1;
-
-export function defaultCacheDirectory(): string {
-  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'evix');
-}
 
 export interface CacheIdentity {
   /** The locked flake, as `nix flake metadata` reports it (narHash or rev included). */

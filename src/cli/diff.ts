@@ -5,7 +5,7 @@
  * cache, so a CI comparing with the last commit evaluates only what it lacks).
  */
 import { Command } from 'commander';
-import { defaultCacheDirectory } from '../cache/eval-cache.js';
+import { defaultCacheDirectory } from '../cache/directory.js';
 import { UsageError } from './argv.js';
 import { configFromFlags, withConfigOptions, type ConfigFlags } from './config-options.js';
 import { positiveInteger } from './numbers.js';

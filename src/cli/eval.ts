@@ -1,10 +1,11 @@
 /** `evix eval`: walk an attribute tree and print its events as NDJSON. */
 import { Command } from 'commander';
-import { defaultCacheDirectory } from '../cache/eval-cache.js';
+import { defaultCacheDirectory } from '../cache/directory.js';
 import { parseEndpoint } from '../remote/endpoint.js';
 import type { RemoteSpec } from '../evaluate.js';
 import type { RunSnapshot } from '../master/run.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../sinks/formats.js';
+import { prepareRun } from '../prepare.js';
 import { Progress } from './progress.js';
 import { UsageError, splitOptionValue } from './argv.js';
 import { collect, configFromFlags, withConfigOptions, type ConfigFlags } from './config-options.js';
@@ -70,6 +71,10 @@ export function evalCommand(): Command {
           return reportRun(result);
         }
       }
+      // Nix starts first and the rest of evix loads meanwhile (see src/prepare.ts).
+      const evalCache = flags.evalCache !== false ? { directory: typeof flags.evalCache === 'string' ? flags.evalCache : defaultCacheDirectory(), refresh: flags.refresh ?? false } : undefined;
+      const prepared = prepareRun(config, evalCache !== undefined);
+      prepared.catch(() => {});
       // Loaded only to evaluate here: neither other commands nor a run through the daemon need them.
       const [{ evaluate }, { createLogger }] = await Promise.all([import('../evaluate.js'), import('../log.js')]);
       const log = createLogger(logLevelOf(flags));
@@ -84,7 +89,8 @@ export function evalCommand(): Command {
             onEvent: out.write,
             checkCacheStatus: flags.checkCacheStatus ?? false,
             constituents: flags.constituents ?? false,
-            ...(flags.evalCache !== false ? { evalCache: { directory: typeof flags.evalCache === 'string' ? flags.evalCache : defaultCacheDirectory(), refresh: flags.refresh ?? false } } : {}),
+            ...(evalCache ? { evalCache } : {}),
+            prepared,
             log,
             signal,
             ...(progress ? { observe: (snapshot: () => RunSnapshot) => progress.watch(snapshot) } : {}),

@@ -6,7 +6,7 @@
  */
 import { chmod, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
-import { defaultCacheDirectory } from '../cache/eval-cache.js';
+import { defaultCacheDirectory } from '../cache/directory.js';
 import type { EvalConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { Session } from '../session/session.js';

@@ -13,7 +13,7 @@ let daemon: ResultPromise | undefined;
 let daemonLog = '';
 
 async function startDaemon(): Promise<void> {
-  const child = execa(process.execPath, [`${ROOT}dist/cli/evixd.js`, '--foreground', '--socket', socket, '-v'], {
+  const child = execa(process.execPath, [`${ROOT}dist/bin/evixd.js`, '--foreground', '--socket', socket, '-v'], {
     reject: false,
     buffer: false,
     env: { XDG_CACHE_HOME: join(dir, 'cache') },

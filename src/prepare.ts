@@ -1,0 +1,32 @@
+/**
+ * The Nix commands a run starts with: resolving the input (locking a flake,
+ * checking that expressions parse) and, when the evaluation cache may answer
+ * the run, asking Nix for its version and system, which cached results
+ * depend on.
+ *
+ * Apart from evaluate() so that a caller can start them before loading the
+ * rest of evix: the CLI does, because a cache hit is mostly these commands
+ * and Node loading the program, and the two then overlap.
+ */
+import type { EvalConfig } from './config.js';
+import { runNix } from './nix/commands.js';
+import { resolveConfig, type Resolved } from './resolve.js';
+
+export interface PreparedRun {
+  resolved: Resolved;
+  /** Present when the evaluation cache may keep the run. */
+  nix?: { nixVersion: string; system: string };
+}
+
+export async function prepareRun(config: EvalConfig, useCache: boolean): Promise<PreparedRun> {
+  // Only hermetic inputs are cached: flakes evaluated purely (evaluate() also needs the lock to pin them).
+  const nix = useCache && config.input.kind === 'flake' && !config.impure ? nixIdentity(config.workdir) : undefined;
+  nix?.catch(() => {});
+  const resolved = await resolveConfig(config);
+  return nix ? { resolved, nix: await nix } : { resolved };
+}
+
+async function nixIdentity(cwd: string): Promise<{ nixVersion: string; system: string }> {
+  const [nixVersion, system] = JSON.parse(await runNix('nix-instantiate', ['--eval', '--strict', '--json', '--expr', '[ builtins.nixVersion builtins.currentSystem ]'], { cwd })) as [string, string];
+  return { nixVersion, system };
+}
