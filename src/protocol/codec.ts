@@ -1,23 +1,22 @@
 /**
  * Messages of schema/evix.capnp to and from plain objects. Each message is
  * one framed Cap'n Proto message; decoding a frame that is not a valid
- * message of the expected kind throws ProtocolError. Reads are bounded by
- * capnp-es' nesting limit and by a traversal limit tied to the frame size.
+ * message of the expected kind throws ProtocolError. The per-item messages
+ * (Work, Event, Status) are written and, when canonical, read by
+ * item-messages.ts; everything else goes through capnp-es. Reads are bounded
+ * by capnp-es' nesting limit and by a traversal limit tied to the frame size.
  */
 import * as capnp from 'capnp-es';
 import type { AutoArg, ResolvedInput, WorkerConfig } from '../config.js';
 import type { DerivationEvent, WorkResult } from '../events.js';
 import * as schema from './generated/evix.js';
+import { encodeEvent, encodeStatus, encodeWork, readItemAnswer, readWork } from './item-messages.js';
+import { ProtocolError, ReadBudget } from './read-budget.js';
 
 /** Raised whenever schema/evix.capnp changes in a way an older peer cannot read. */
 export const PROTOCOL_VERSION = 1;
 
-export class ProtocolError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ProtocolError';
-  }
-}
+export { ProtocolError };
 
 export type ClientMessage =
   | { kind: 'setup'; protocolVersion: number; nonce: Uint8Array; mac: Uint8Array; config: Uint8Array }
@@ -35,6 +34,8 @@ export type ServerMessage =
 
 /** The config as it crosses the wire: everything but the master's working directory. */
 export type WireConfig = Omit<WorkerConfig, 'workdir' | 'overrideInputs'>;
+
+const asBuffer = (bytes: Uint8Array): Buffer => (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 
 function frame(message: capnp.Message): Buffer {
   return Buffer.from(message.toArrayBuffer());
@@ -63,6 +64,29 @@ function decoding<T>(what: string, decode: () => T): T {
   }
 }
 
+/**
+ * A list read through capnp-es, charged to the message's budget first: a
+ * list of zero-sized structs takes no room, so a small frame can announce
+ * hundreds of millions of elements.
+ */
+function readList<T>(list: capnp.List<T>, budget: ReadBudget): T[] {
+  budget.charge(list.length * 8);
+  return list.toArray();
+}
+
+/** A text list read through capnp-es, charged to the message's budget as it goes. */
+function readTexts(list: capnp.List<string>, budget: ReadBudget): string[] {
+  budget.charge(list.length * 8);
+  const values: string[] = [];
+  for (let i = 0; i < list.length; i++) values.push(readText(list.get(i), budget));
+  return values;
+}
+
+function readText(value: string, budget: ReadBudget): string {
+  budget.charge(value.length);
+  return value;
+}
+
 function setTexts(list: capnp.List<string>, values: readonly string[]): void {
   values.forEach((v, i) => list.set(i, v));
 }
@@ -87,12 +111,8 @@ export function encodeClient(m: ClientMessage): Buffer {
       setData((n) => setup._initConfig(n), m.config);
       break;
     }
-    case 'work': {
-      const work = root._initWork();
-      work.id = BigInt(m.id);
-      setTexts(work._initAttrPath(m.attrPath.length), m.attrPath);
-      break;
-    }
+    case 'work':
+      return encodeWork(m.id, m.attrPath);
     case 'shutdown':
       root.shutdown = true;
       break;
@@ -104,6 +124,8 @@ export function encodeClient(m: ClientMessage): Buffer {
 }
 
 export function decodeClient(bytes: Uint8Array): ClientMessage {
+  const work = readWork(asBuffer(bytes));
+  if (work) return { kind: 'work', ...work };
   const root = read(bytes, schema.ClientMessage);
   return decoding('client message', (): ClientMessage => {
     switch (root.which()) {
@@ -112,7 +134,7 @@ export function decodeClient(bytes: Uint8Array): ClientMessage {
         return { kind: 'setup', protocolVersion: s.protocolVersion, nonce: s.nonce.toUint8Array(), mac: s.mac.toUint8Array(), config: s.config.toUint8Array() };
       }
       case schema.ClientMessage.WORK:
-        return { kind: 'work', id: toId(root.work.id), attrPath: root.work.attrPath.toArray() };
+        return { kind: 'work', id: toId(root.work.id), attrPath: readTexts(root.work.attrPath, new ReadBudget(bytes.length)) };
       case schema.ClientMessage.SHUTDOWN:
         return { kind: 'shutdown' };
       case schema.ClientMessage.PING:
@@ -138,18 +160,10 @@ export function encodeServer(m: ServerMessage): Buffer {
     case 'ready':
       setData((n) => root._initReady()._initProof(n), m.proof);
       break;
-    case 'event': {
-      const event = root._initEvent();
-      event.id = BigInt(m.id);
-      writeEvent(event._initEvent(), m.event);
-      break;
-    }
-    case 'status': {
-      const status = root._initStatus();
-      status.id = BigInt(m.id);
-      status.state = m.restart ? schema.WorkStatus_State.RESTART : schema.WorkStatus_State.READY;
-      break;
-    }
+    case 'event':
+      return encodeEvent(m.id, m.event);
+    case 'status':
+      return encodeStatus(m.id, m.restart);
     case 'error':
       root.error = m.message;
       break;
@@ -161,6 +175,8 @@ export function encodeServer(m: ServerMessage): Buffer {
 }
 
 export function decodeServer(bytes: Uint8Array): ServerMessage {
+  const answer = readItemAnswer(asBuffer(bytes));
+  if (answer) return answer;
   const root = read(bytes, schema.ServerMessage);
   return decoding('server message', (): ServerMessage => {
     switch (root.which()) {
@@ -169,7 +185,7 @@ export function decodeServer(bytes: Uint8Array): ServerMessage {
       case schema.ServerMessage.READY:
         return { kind: 'ready', proof: root.ready.proof.toUint8Array() };
       case schema.ServerMessage.EVENT:
-        return { kind: 'event', id: toId(root.event.id), event: readEvent(root.event.event) };
+        return { kind: 'event', id: toId(root.event.id), event: readEvent(root.event.event, new ReadBudget(bytes.length)) };
       case schema.ServerMessage.STATUS:
         return { kind: 'status', id: toId(root.status.id), restart: root.status.state === schema.WorkStatus_State.RESTART };
       case schema.ServerMessage.ERROR:
@@ -182,75 +198,37 @@ export function decodeServer(bytes: Uint8Array): ServerMessage {
   });
 }
 
-function writeEvent(e: schema.Event, r: WorkResult): void {
-  setTexts(e._initAttrPath(r.attrPath.length), r.attrPath);
-  if ('skip' in r) {
-    e.skip = true;
-    return;
-  }
-  e.attr = r.attr;
-  if ('error' in r) e.error = r.error;
-  else if ('attrs' in r) setTexts(e._initAttrset(r.attrs.length), r.attrs);
-  else writeDerivation(e._initDerivation(), r);
-}
-
-function writeDerivation(d: schema.Derivation, r: DerivationEvent): void {
-  d.name = r.name;
-  d.system = r.system;
-  d.drvPath = r.drvPath;
-  const outputs = Object.entries(r.outputs);
-  const list = d._initOutputs(outputs.length);
-  outputs.forEach(([key, value], i) => {
-    list.get(i).key = key;
-    list.get(i).value = value;
-  });
-  setTexts(d._initRequiredSystemFeatures(r.requiredSystemFeatures.length), r.requiredSystemFeatures);
-  if (r.meta !== undefined) d.metaJson = JSON.stringify(r.meta);
-  if ('extraValue' in r) d.extraValueJson = JSON.stringify(r.extraValue ?? null);
-  if (r.inputDrvs !== undefined) {
-    d.hasInputDrvs = true;
-    const inputs = Object.entries(r.inputDrvs);
-    const l = d._initInputDrvs(inputs.length);
-    inputs.forEach(([drvPath, outs], i) => {
-      l.get(i).drvPath = drvPath;
-      setTexts(l.get(i)._initOutputs(outs.length), outs);
-    });
-  }
-  if (r.constituents !== undefined || r.namedConstituents !== undefined) {
-    d.isAggregate = true;
-    setTexts(d._initConstituents(r.constituents?.length ?? 0), r.constituents ?? []);
-    setTexts(d._initNamedConstituents(r.namedConstituents?.length ?? 0), r.namedConstituents ?? []);
-    d.globConstituents = r.globConstituents ?? false;
-  }
-}
-
-function readEvent(e: schema.Event): WorkResult {
-  const attrPath = e.attrPath.toArray();
-  const attr = e.attr;
+/** An Event that the fast path declined (not canonical), through capnp-es. */
+function readEvent(e: schema.Event, budget: ReadBudget): WorkResult {
+  const text = (value: string) => readText(value, budget);
+  const texts = (list: capnp.List<string>) => readTexts(list, budget);
+  const attrPath = texts(e.attrPath);
+  if (e.which() === schema.Event.SKIP) return { skip: true, attrPath };
+  const attr = text(e.attr);
   switch (e.which()) {
-    case schema.Event.SKIP:
-      return { skip: true, attrPath };
     case schema.Event.ERROR:
-      return { attr, attrPath, error: e.error, fatal: false };
+      return { attr, attrPath, error: text(e.error), fatal: false };
     case schema.Event.ATTRSET:
-      return { attr, attrPath, attrs: e.attrset.toArray() };
+      return { attr, attrPath, attrs: texts(e.attrset) };
     case schema.Event.DERIVATION: {
       const d = e.derivation;
       const event: DerivationEvent = {
         attr,
         attrPath,
-        name: d.name,
-        system: d.system,
-        drvPath: d.drvPath,
-        outputs: Object.fromEntries(d.outputs.toArray().map((o) => [o.key, o.value])),
-        requiredSystemFeatures: d.requiredSystemFeatures.toArray(),
+        name: text(d.name),
+        system: text(d.system),
+        drvPath: text(d.drvPath),
+        outputs: Object.fromEntries(readList(d.outputs, budget).map((o) => [text(o.key), text(o.value)])),
+        requiredSystemFeatures: texts(d.requiredSystemFeatures),
       };
-      if (d.metaJson !== '') event.meta = JSON.parse(d.metaJson) as Record<string, unknown>;
-      if (d.extraValueJson !== '') event.extraValue = JSON.parse(d.extraValueJson) as unknown;
-      if (d.hasInputDrvs) event.inputDrvs = Object.fromEntries(d.inputDrvs.toArray().map((i) => [i.drvPath, i.outputs.toArray()]));
+      const meta = text(d.metaJson);
+      if (meta !== '') event.meta = JSON.parse(meta) as Record<string, unknown>;
+      const extraValue = text(d.extraValueJson);
+      if (extraValue !== '') event.extraValue = JSON.parse(extraValue) as unknown;
+      if (d.hasInputDrvs) event.inputDrvs = Object.fromEntries(readList(d.inputDrvs, budget).map((i) => [text(i.drvPath), texts(i.outputs)]));
       if (d.isAggregate) {
-        event.constituents = d.constituents.toArray();
-        event.namedConstituents = d.namedConstituents.toArray();
+        event.constituents = texts(d.constituents);
+        event.namedConstituents = texts(d.namedConstituents);
         event.globConstituents = d.globConstituents;
       }
       return event;

@@ -12,23 +12,13 @@ import type { EvaluateOptions, RemoteSpec } from '../../src/evaluate.js';
 import { isAttrsetEvent, type EvalEvent } from '../../src/events.js';
 import { formatAttrPath, nixString } from '../../src/nix/syntax.js';
 import { collect, config, derivationSet, derivations, errors } from '../helpers.js';
+import { random } from '../random.js';
 import { startWorker, type WorkerProcess } from '../workers.js';
 
 const SYSTEMS = ['x86_64-linux', 'aarch64-linux', 'aarch64-darwin'];
 const NAMES = ['a', 'b.c', 'with space', 'q"uote', 'd${x}', 'ünï', '1st', 'z'];
 const SEEDS = Array.from({ length: 16 }, (_, i) => i + 1);
 const TOKEN = Buffer.from('topology');
-
-/** mulberry32: a small seeded generator, so a failing seed can be replayed. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Generated {
   nix: string;
