@@ -50,6 +50,9 @@ const LIST_BYTE = 2;
 const LIST_POINTER = 6;
 const LIST_COMPOSITE = 7;
 
+/** Byte offset of word `word` of a one-segment frame (its header is 8 bytes). */
+const byteOffset = (word: number): number => 8 + word * 8;
+
 // --- writing -----------------------------------------------------------------
 
 /** A message being written: one segment after an 8-byte frame header, allocated by bumping. */
@@ -58,9 +61,9 @@ class SegmentWriter {
   /** Next free word of the segment. */
   #next = 0;
 
-  /** `maxBytes` must bound the segment: callers add up sizes pessimistically. */
-  constructor(maxBytes: number) {
-    this.bytes = Buffer.alloc(8 + maxBytes);
+  /** `maxWords` must bound the segment: callers add up sizes pessimistically. */
+  constructor(maxWords: number) {
+    this.bytes = Buffer.alloc(byteOffset(maxWords));
   }
 
   /** Words `n` allocated, zeroed; returns the first. */
@@ -74,23 +77,18 @@ class SegmentWriter {
   finish(): Buffer {
     this.bytes.writeUInt32LE(0, 0);
     this.bytes.writeUInt32LE(this.#next, 4);
-    return this.bytes.subarray(0, 8 + this.#next * 8);
-  }
-
-  /** Byte offset of word `w` of the segment. */
-  at(word: number): number {
-    return 8 + word * 8;
+    return this.bytes.subarray(0, byteOffset(this.#next));
   }
 
   structPointer(pointerWord: number, target: number, dataWords: number, pointerWords: number): void {
-    const b = this.at(pointerWord);
+    const b = byteOffset(pointerWord);
     this.bytes.writeInt32LE((target - pointerWord - 1) << 2, b);
     this.bytes.writeUInt16LE(dataWords, b + 4);
     this.bytes.writeUInt16LE(pointerWords, b + 6);
   }
 
   listPointer(pointerWord: number, target: number, elementSize: number, count: number): void {
-    const b = this.at(pointerWord);
+    const b = byteOffset(pointerWord);
     this.bytes.writeInt32LE(((target - pointerWord - 1) << 2) | 1, b);
     this.bytes.writeUInt32LE(elementSize | (count << 3), b + 4);
   }
@@ -105,7 +103,7 @@ class SegmentWriter {
   /** Text: NUL-terminated bytes. The empty string stays a null pointer (Text's default). */
   text(pointerWord: number, value: string): void {
     if (value === '') return;
-    const start = this.at(this.#next);
+    const start = byteOffset(this.#next);
     const length = this.bytes.write(value, start, 'utf8');
     this.listPointer(pointerWord, this.alloc(Math.ceil((length + 1) / 8)), LIST_BYTE, length + 1);
   }
@@ -124,25 +122,25 @@ class SegmentWriter {
     const tag = this.alloc(1 + count * size);
     this.listPointer(pointerWord, tag, LIST_COMPOSITE, count * size);
     // The tag word: a struct pointer whose offset field is the element count.
-    const b = this.at(tag);
+    const b = byteOffset(tag);
     this.bytes.writeUInt32LE(count << 2, b);
     this.bytes.writeUInt16LE(dataWords, b + 4);
     this.bytes.writeUInt16LE(pointerWords, b + 6);
     return Array.from({ length: count }, (_, i) => tag + 1 + i * size);
   }
 
-  uint64(word: number, byteOffset: number, value: number): void {
-    const b = this.at(word) + byteOffset;
+  uint64(word: number, offset: number, value: number): void {
+    const b = byteOffset(word) + offset;
     this.bytes.writeUInt32LE(value % 0x1_0000_0000, b);
     this.bytes.writeUInt32LE(Math.floor(value / 0x1_0000_0000), b + 4);
   }
 
-  uint16(word: number, byteOffset: number, value: number): void {
-    this.bytes.writeUInt16LE(value, this.at(word) + byteOffset);
+  uint16(word: number, offset: number, value: number): void {
+    this.bytes.writeUInt16LE(value, byteOffset(word) + offset);
   }
 
   bit(word: number, bit: number): void {
-    const b = this.at(word) + (bit >> 3);
+    const b = byteOffset(word) + (bit >> 3);
     this.bytes[b] = this.bytes[b]! | (1 << (bit & 7));
   }
 }
@@ -151,21 +149,27 @@ class SegmentWriter {
 const textWords = (value: string): number => 1 + Math.ceil((value.length * 3 + 1) / 8);
 const textsWords = (values: readonly string[] | undefined): number => (values ?? []).reduce((n, v) => n + textWords(v), 0);
 
-export function encodeWork(id: number, attrPath: readonly string[]): Buffer {
-  const w = new SegmentWriter(8 * (1 + LAYOUT.root[0] + LAYOUT.root[1] + LAYOUT.work[0] + LAYOUT.work[1] + textsWords(attrPath)));
+/**
+ * A message whose root (ServerMessage or ClientMessage) holds `which`, a
+ * body of `layout`: its writer and the body's first word. `bodyWords` bounds
+ * what the body points to.
+ */
+function startMessage(which: number, layout: readonly [number, number], bodyWords: number): { w: SegmentWriter; body: number } {
+  const w = new SegmentWriter(1 + LAYOUT.root[0] + LAYOUT.root[1] + layout[0] + layout[1] + bodyWords);
   const root = w.struct(w.alloc(1), LAYOUT.root);
-  w.uint16(root, 0, CLIENT_WORK);
-  const work = w.struct(root + LAYOUT.root[0], LAYOUT.work);
+  w.uint16(root, 0, which);
+  return { w, body: w.struct(root + LAYOUT.root[0], layout) };
+}
+
+export function encodeWork(id: number, attrPath: readonly string[]): Buffer {
+  const { w, body: work } = startMessage(CLIENT_WORK, LAYOUT.work, textsWords(attrPath));
   w.uint64(work, 0, id);
   w.texts(work + LAYOUT.work[0], attrPath);
   return w.finish();
 }
 
 export function encodeStatus(id: number, restart: boolean): Buffer {
-  const w = new SegmentWriter(8 * (1 + LAYOUT.root[0] + LAYOUT.root[1] + LAYOUT.workStatus[0]));
-  const root = w.struct(w.alloc(1), LAYOUT.root);
-  w.uint16(root, 0, SERVER_STATUS);
-  const status = w.struct(root + LAYOUT.root[0], LAYOUT.workStatus);
+  const { w, body: status } = startMessage(SERVER_STATUS, LAYOUT.workStatus, 0);
   w.uint64(status, 0, id);
   if (restart) w.uint16(status, 8, STATE_RESTART);
   return w.finish();
@@ -173,10 +177,8 @@ export function encodeStatus(id: number, restart: boolean): Buffer {
 
 export function encodeEvent(id: number, result: WorkResult): Buffer {
   const json = 'drvPath' in result ? jsonFields(result) : undefined;
-  const w = new SegmentWriter(8 * (16 + textsWords(result.attrPath) + resultWords(result, json)));
-  const root = w.struct(w.alloc(1), LAYOUT.root);
-  w.uint16(root, 0, SERVER_EVENT);
-  const workEvent = w.struct(root + LAYOUT.root[0], LAYOUT.workEvent);
+  const eventWords = LAYOUT.event[0] + LAYOUT.event[1] + textsWords(result.attrPath) + resultWords(result, json);
+  const { w, body: workEvent } = startMessage(SERVER_EVENT, LAYOUT.workEvent, eventWords);
   w.uint64(workEvent, 0, id);
   const event = w.struct(workEvent + LAYOUT.workEvent[0], LAYOUT.event);
   const pointers = event + LAYOUT.event[0];
@@ -295,15 +297,10 @@ class SegmentReader {
     this.#budget = new ReadBudget(bytes.length);
   }
 
-  /** Byte offset of word `w` of the segment (the frame's header is 8 bytes). */
-  #at(word: number): number {
-    return 8 + word * 8;
-  }
-
   /** The struct that pointer word `p` points to; a null or absent (-1) pointer reads as the default (empty) struct. */
   struct(p: number): StructRef {
     if (p < 0) return NULL_STRUCT;
-    const b = this.#at(p);
+    const b = byteOffset(p);
     const low = this.#bytes.readInt32LE(b);
     const high = this.#bytes.readUInt32LE(b + 4);
     if (low === 0 && high === 0) return NULL_STRUCT;
@@ -313,7 +310,7 @@ class SegmentReader {
 
   #structAt(word: number, dataWords: number, pointerCount: number): StructRef {
     if (word < 0 || word + dataWords + pointerCount > this.#words) throw new NotCanonical();
-    return { data: this.#at(word), dataBytes: dataWords * 8, pointers: word + dataWords, pointerCount };
+    return { data: byteOffset(word), dataBytes: dataWords * 8, pointers: word + dataWords, pointerCount };
   }
 
   /** Pointer `i` of struct `s`: its word, or -1 when the struct is too old to have it. */
@@ -321,13 +318,13 @@ class SegmentReader {
     return i < s.pointerCount ? s.pointers + i : -1;
   }
 
-  uint16(s: StructRef, byteOffset: number): number {
-    return byteOffset + 2 <= s.dataBytes ? this.#bytes.readUInt16LE(s.data + byteOffset) : 0;
+  uint16(s: StructRef, offset: number): number {
+    return offset + 2 <= s.dataBytes ? this.#bytes.readUInt16LE(s.data + offset) : 0;
   }
 
-  uint64(s: StructRef, byteOffset: number): number {
-    if (byteOffset + 8 > s.dataBytes) return 0;
-    return this.#bytes.readUInt32LE(s.data + byteOffset) + this.#bytes.readUInt32LE(s.data + byteOffset + 4) * 0x1_0000_0000;
+  uint64(s: StructRef, offset: number): number {
+    if (offset + 8 > s.dataBytes) return 0;
+    return this.#bytes.readUInt32LE(s.data + offset) + this.#bytes.readUInt32LE(s.data + offset + 4) * 0x1_0000_0000;
   }
 
   bit(s: StructRef, bit: number): boolean {
@@ -337,7 +334,7 @@ class SegmentReader {
   /** A list pointer at word `p` of the expected element size: its first word and length; undefined for null. */
   #list(p: number, elementSize: number): { first: number; count: number } | undefined {
     if (p < 0) return undefined;
-    const b = this.#at(p);
+    const b = byteOffset(p);
     const low = this.#bytes.readInt32LE(b);
     const high = this.#bytes.readUInt32LE(b + 4);
     if (low === 0 && high === 0) return undefined;
@@ -352,7 +349,7 @@ class SegmentReader {
   text(p: number): string {
     const { first, count } = this.#list(p, LIST_BYTE) ?? { first: 0, count: 0 };
     if (count === 0) return '';
-    const start = this.#at(first);
+    const start = byteOffset(first);
     this.#budget.charge(count);
     if (this.#bytes[start + count - 1] !== 0) throw new NotCanonical();
     return this.#bytes.toString('utf8', start, start + count - 1);
@@ -368,7 +365,7 @@ class SegmentReader {
     const list = this.#list(p, LIST_COMPOSITE);
     if (!list) return [];
     const { first: tag, count: words } = list;
-    const b = this.#at(tag);
+    const b = byteOffset(tag);
     const tagLow = this.#bytes.readInt32LE(b);
     const dataWords = this.#bytes.readUInt16LE(b + 4);
     const pointerCount = this.#bytes.readUInt16LE(b + 6);
