@@ -36,6 +36,11 @@ class PinoRoot {
     this.#level = level;
   }
 
+  /** Whether a message at `level` is written (pino would drop the rest; here they do not load it). */
+  enabled(level: LogLevel): boolean {
+    return SEVERITY[level] >= SEVERITY[this.#level];
+  }
+
   get pino(): Pino.Logger {
     if (!this.#pino) {
       const { pino } = createRequire(import.meta.url)('pino') as typeof Pino;
@@ -47,13 +52,11 @@ class PinoRoot {
 
 class LazyLogger implements Logger {
   readonly #root: PinoRoot;
-  readonly #threshold: number;
   readonly #bindings: Record<string, unknown>[];
   #pino: Pino.Logger | undefined;
 
-  constructor(root: PinoRoot, threshold: number, bindings: Record<string, unknown>[]) {
+  constructor(root: PinoRoot, bindings: Record<string, unknown>[]) {
     this.#root = root;
-    this.#threshold = threshold;
     this.#bindings = bindings;
   }
 
@@ -63,11 +66,11 @@ class LazyLogger implements Logger {
   debug: LogFn = (first: object | string, message?: string) => this.#log('debug', first, message);
 
   child(bindings: Record<string, unknown>): Logger {
-    return new LazyLogger(this.#root, this.#threshold, [...this.#bindings, bindings]);
+    return new LazyLogger(this.#root, [...this.#bindings, bindings]);
   }
 
   #log(level: 'error' | 'warn' | 'info' | 'debug', first: object | string, message?: string): void {
-    if (SEVERITY[level] < this.#threshold) return;
+    if (!this.#root.enabled(level)) return;
     this.#pino ??= this.#bindings.reduce((logger, bindings) => logger.child(bindings), this.#root.pino);
     if (typeof first === 'string') this.#pino[level](first);
     else this.#pino[level](first, message);
@@ -75,7 +78,7 @@ class LazyLogger implements Logger {
 }
 
 export function createLogger(level: LogLevel): Logger {
-  return new LazyLogger(new PinoRoot(level), SEVERITY[level], []);
+  return new LazyLogger(new PinoRoot(level), []);
 }
 
 /** A logger that drops everything, for library use and tests. */
