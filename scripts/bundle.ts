@@ -7,7 +7,11 @@
  * a run still loads only what it uses. The library (dist/index.js) stays
  * unbundled for those who import evix.
  */
+import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
+
+// Chunk names carry content hashes: without this, every build would leave the last one's behind.
+rmSync('dist/bin', { recursive: true, force: true });
 
 await build({
   entryPoints: { evix: 'dist/cli/main.js', evixd: 'dist/cli/evixd.js' },

@@ -9,24 +9,19 @@
  * and Node loading the program, and the two then overlap.
  */
 import type { EvalConfig } from './config.js';
-import { runNix } from './nix/commands.js';
+import { nixIdentity, type NixIdentity } from './nix/identity.js';
 import { resolveConfig, type Resolved } from './resolve.js';
 
 export interface PreparedRun {
   resolved: Resolved;
   /** Present when the evaluation cache may keep the run. */
-  nix?: { nixVersion: string; system: string };
+  nix?: NixIdentity;
 }
 
 export async function prepareRun(config: EvalConfig, useCache: boolean): Promise<PreparedRun> {
   // Only hermetic inputs are cached: flakes evaluated purely (evaluate() also needs the lock to pin them).
-  const nix = useCache && config.input.kind === 'flake' && !config.impure ? nixIdentity(config.workdir) : undefined;
+  const nix = useCache && config.input.kind === 'flake' && !config.impure ? nixIdentity() : undefined;
   nix?.catch(() => {});
   const resolved = await resolveConfig(config);
   return nix ? { resolved, nix: await nix } : { resolved };
-}
-
-async function nixIdentity(cwd: string): Promise<{ nixVersion: string; system: string }> {
-  const [nixVersion, system] = JSON.parse(await runNix('nix-instantiate', ['--eval', '--strict', '--json', '--expr', '[ builtins.nixVersion builtins.currentSystem ]'], { cwd })) as [string, string];
-  return { nixVersion, system };
 }

@@ -4,7 +4,7 @@
  * registry changes during the run.
  */
 import type { ResolvedInput } from '../config.js';
-import { FLAKE_FEATURES, NixCommandError, runNix } from './commands.js';
+import { FLAKE_FEATURES, NixCommandError, runNix, startNixEarly } from './commands.js';
 import { parseAttrPath } from './syntax.js';
 
 interface FlakeMetadata {
@@ -29,18 +29,19 @@ export interface LockedFlake {
   pin?: { locked: unknown; locks: unknown };
 }
 
+/** Starts the command lockFlake() will run with these arguments (see startNixEarly). */
+export function startLockingEarly(refWithFragment: string, options: LockOptions): void {
+  startNixEarly('nix', flakeMetadataArgs(splitFlakeReference(refWithFragment).ref, options), { cwd: options.cwd });
+}
+
 /** Splits `ref#attr.path` and locks the reference with `nix flake metadata`. */
 export async function lockFlake(refWithFragment: string, options: LockOptions): Promise<LockedFlake> {
-  const hash = refWithFragment.indexOf('#');
-  const ref = hash === -1 ? refWithFragment : refWithFragment.slice(0, hash);
-  const attrPath = parseAttrPath(hash === -1 ? '' : refWithFragment.slice(hash + 1));
+  const { ref, fragment } = splitFlakeReference(refWithFragment);
+  const attrPath = parseAttrPath(fragment);
   if (!Array.isArray(attrPath)) throw new NixCommandError(`bad flake reference '${refWithFragment}': ${attrPath.error}`);
   if (ref === '') throw new NixCommandError(`bad flake reference '${refWithFragment}': no flake before '#'`);
 
-  const args = [...FLAKE_FEATURES, 'flake', 'metadata', '--json'];
-  for (const [key, value] of options.nixOptions) args.push('--option', key, value);
-  for (const [name, to] of options.overrideInputs) args.push('--override-input', name, to);
-  args.push(ref);
+  const args = flakeMetadataArgs(ref, options);
   let metadata: FlakeMetadata;
   try {
     metadata = JSON.parse(await runNix('nix', args, { cwd: options.cwd })) as FlakeMetadata;
@@ -57,4 +58,18 @@ export async function lockFlake(refWithFragment: string, options: LockOptions): 
     input: { kind: 'flake', lockedUrl: metadata.url, attrPath, overriddenLock: JSON.stringify({ root: metadata.locked, locks: metadata.locks }) },
     ...(pin ? { pin } : {}),
   };
+}
+
+export function splitFlakeReference(refWithFragment: string): { ref: string; fragment: string } {
+  const hash = refWithFragment.indexOf('#');
+  return hash === -1 ? { ref: refWithFragment, fragment: '' } : { ref: refWithFragment.slice(0, hash), fragment: refWithFragment.slice(hash + 1) };
+}
+
+/** The `nix flake metadata` command line that locks REF. */
+export function flakeMetadataArgs(ref: string, options: Omit<LockOptions, 'cwd'>): string[] {
+  const args = [...FLAKE_FEATURES, 'flake', 'metadata', '--json'];
+  for (const [key, value] of options.nixOptions) args.push('--option', key, value);
+  for (const [name, to] of options.overrideInputs) args.push('--override-input', name, to);
+  args.push(ref);
+  return args;
 }

@@ -1,6 +1,6 @@
 /** The evaluation cache with real Nix and local flakes. */
 import { existsSync } from 'node:fs';
-import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -98,4 +98,21 @@ test('diff --base compares with another revision of the flake', async () => {
   expect([diff.added.map((d) => d.attr), diff.removed.map((d) => d.attr), diff.changed.map((d) => d.attr)]).toEqual([['fresh'], ['gone'], ['a']]);
   const usage = await runCli(['diff', '--file', join(dir, 'flake.nix'), '--base', 'x']);
   expect(usage.exitCode).toBe(2);
+});
+
+test('a cache hit runs each of its Nix commands once: the ones started before the program loaded are taken', async () => {
+  await evalFlake();
+  // Wrappers first on PATH log every nix and nix-instantiate command, then run the real one.
+  const bin = join(dir, '..', 'bin');
+  const log = join(dir, '..', 'nix-commands.log');
+  await mkdir(bin);
+  for (const command of ['nix', 'nix-instantiate']) {
+    const real = (await execa('sh', ['-c', `command -v ${command}`])).stdout;
+    await writeFile(join(bin, command), `#!/bin/sh\necho "${command} $*" >> ${log}\nexec ${real} "$@"\n`, { mode: 0o755 });
+  }
+  const hit = await runCli(['eval', '--flake', `${dir}#hydraJobs`, '--eval-cache', cache, '--no-daemon', '-v'], { env: { PATH: `${bin}:${process.env.PATH}` } });
+  expect(replayed(hit.stderr)).toBe(true);
+  const commands = (await readFile(log, 'utf8')).trim().split('\n');
+  expect(commands.filter((c) => c.includes('flake metadata'))).toHaveLength(1);
+  expect(commands.filter((c) => c.includes('builtins.nixVersion'))).toHaveLength(1);
 });
