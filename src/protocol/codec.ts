@@ -100,6 +100,8 @@ const toId = (id: bigint): number => Number(id);
 // --- client messages ---------------------------------------------------------
 
 export function encodeClient(m: ClientMessage): Buffer {
+  // Written directly, without capnp-es' message (see item-messages.ts).
+  if (m.kind === 'work') return encodeWork(m.id, m.attrPath);
   const message = new capnp.Message();
   const root = message.initRoot(schema.ClientMessage);
   switch (m.kind) {
@@ -111,8 +113,6 @@ export function encodeClient(m: ClientMessage): Buffer {
       setData((n) => setup._initConfig(n), m.config);
       break;
     }
-    case 'work':
-      return encodeWork(m.id, m.attrPath);
     case 'shutdown':
       root.shutdown = true;
       break;
@@ -148,6 +148,9 @@ export function decodeClient(bytes: Uint8Array): ClientMessage {
 // --- server messages ---------------------------------------------------------
 
 export function encodeServer(m: ServerMessage): Buffer {
+  // Written directly, without capnp-es' message (see item-messages.ts).
+  if (m.kind === 'event') return encodeEvent(m.id, m.event);
+  if (m.kind === 'status') return encodeStatus(m.id, m.restart);
   const message = new capnp.Message();
   const root = message.initRoot(schema.ServerMessage);
   switch (m.kind) {
@@ -160,10 +163,6 @@ export function encodeServer(m: ServerMessage): Buffer {
     case 'ready':
       setData((n) => root._initReady()._initProof(n), m.proof);
       break;
-    case 'event':
-      return encodeEvent(m.id, m.event);
-    case 'status':
-      return encodeStatus(m.id, m.restart);
     case 'error':
       root.error = m.message;
       break;
