@@ -23,9 +23,14 @@ export class MessageConnection<In, Out> {
   #error: Error | undefined;
   #lastReceivedAt = Date.now();
   #corked = false;
+  #flushAtNextTick = false;
+  #held = 0;
+  #holdTimer: NodeJS.Timeout | undefined;
+  readonly #holdMs: number;
 
-  constructor(socket: Socket, codec: Codec<In, Out>, limits?: FrameLimits) {
+  constructor(socket: Socket, codec: Codec<In, Out>, limits?: FrameLimits, options: { holdMs?: number } = {}) {
     this.#socket = socket;
+    this.#holdMs = options.holdMs ?? 2;
     this.#codec = codec;
     this.#decoder = new FrameDecoder(limits);
     socket.setNoDelay(true);
@@ -36,6 +41,7 @@ export class MessageConnection<In, Out> {
     });
     socket.on('close', () => {
       this.#closed = true;
+      clearTimeout(this.#holdTimer);
       this.#onClose(this.#error);
     });
   }
@@ -63,24 +69,60 @@ export class MessageConnection<In, Out> {
 
   /**
    * Queues a message. Messages sent in the same tick leave in one write
-   * (an Event and its Status; pipelined Work), not one system call each.
+   * (an Event and its Status; pipelined Work), not one system call each,
+   * together with any held ones.
    */
   send(message: Out): void {
-    if (this.#closed) return;
+    if (!this.#queue(message) || this.#flushAtNextTick) return;
+    this.#flushAtNextTick = true;
+    process.nextTick(() => {
+      this.#flushAtNextTick = false;
+      this.flush();
+    });
+  }
+
+  /**
+   * Queues a message to leave with later ones: at the next flush() or send(),
+   * or after `holdMs` at the latest. For answers to pipelined requests while
+   * more are queued behind them: each write is a system call here and a
+   * wakeup of the peer, which cost more than encoding a small message.
+   */
+  hold(message: Out): void {
+    if (!this.#queue(message)) return;
+    this.#held++;
+    this.#holdTimer ??= setTimeout(() => this.flush(), this.#holdMs);
+  }
+
+  /** Messages held since the last flush. */
+  get held(): number {
+    return this.#held;
+  }
+
+  /** Writes whatever is queued. */
+  flush(): void {
+    clearTimeout(this.#holdTimer);
+    this.#holdTimer = undefined;
+    this.#held = 0;
+    if (!this.#corked) return;
+    this.#corked = false;
+    this.#socket.uncork();
+  }
+
+  /** Encodes a message into the corked socket; false once closed. */
+  #queue(message: Out): boolean {
+    if (this.#closed) return false;
     if (!this.#corked) {
       this.#corked = true;
       this.#socket.cork();
-      process.nextTick(() => {
-        this.#corked = false;
-        this.#socket.uncork();
-      });
     }
     this.#socket.write(this.#codec.encode(message));
+    return true;
   }
 
   /** Sends `last` (if any), then ends the connection once it is flushed. */
   end(last?: Out): void {
     if (this.#closed) return;
+    this.flush();
     if (last !== undefined) this.#socket.end(this.#codec.encode(last));
     else this.#socket.end();
     // A peer that never reads must not keep the socket open.

@@ -10,7 +10,7 @@ import { connect as connectTls } from 'node:tls';
 import type { WorkerConfig } from '../config.js';
 import type { WorkResult } from '../events.js';
 import type { Logger } from '../log.js';
-import { PIPELINE_DEPTH, PipelineDepth } from '../master/pipeline-depth.js';
+import { REMOTE_PIPELINE_DEPTH, PipelineDepth } from '../master/pipeline-depth.js';
 import type { OwnedSystems } from '../master/scheduler.js';
 import { WorkerUnavailableError, type Worker } from '../master/worker.js';
 import type { AttrPath } from '../nix/syntax.js';
@@ -78,11 +78,11 @@ interface Pending {
 export class RemoteWorker implements Worker {
   readonly id: string;
   readonly systems: OwnedSystems;
-  readonly maxCapacity = PIPELINE_DEPTH;
+  readonly maxCapacity = REMOTE_PIPELINE_DEPTH;
   readonly #options: RemoteWorkerOptions;
   readonly #timeouts: RemoteTimeouts;
   readonly #log: Logger;
-  readonly #depth = new PipelineDepth(PIPELINE_DEPTH);
+  readonly #depth = new PipelineDepth(REMOTE_PIPELINE_DEPTH);
   readonly #pending = new Map<number, Pending>();
   #config: Buffer | undefined;
   #connection: ClientConnection | undefined;

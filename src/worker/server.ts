@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { WorkerConfig } from '../config.js';
+import type { WorkResult } from '../events.js';
 import type { Logger } from '../log.js';
 import { clientMac, macEqual, newNonce, NONCE_BYTES, serverProof } from '../protocol/auth.js';
 import { PROTOCOL_VERSION, decodeClient, decodeConfig, encodeServer, type ClientMessage, type ServerMessage } from '../protocol/codec.js';
@@ -43,6 +44,11 @@ export interface WorkerServerOptions {
 }
 
 type ServerConnection = MessageConnection<ClientMessage, ServerMessage>;
+
+/** Answers are held only while at least this many items wait behind them (see Session.#answer). */
+const FLUSH_BELOW_QUEUED = 8;
+/** And at most this many answers (an Event and a Status each) leave in one write. */
+const MAX_HELD_ANSWERS = 16;
 
 export class WorkerServer {
   readonly #options: WorkerServerOptions;
@@ -202,12 +208,26 @@ class Session {
     this.#log.info({ input: decision.config.input.kind }, 'serving');
   }
 
+  /**
+   * Answers leave in batches while the master keeps enough work queued here
+   * that it is not waiting for them; otherwise (a shallow pipeline, slow
+   * items, the end of a run) at once. On loopback, where the extra process
+   * competes with the evaluators for CPU, batching took the remote bench
+   * from 1.40x to 1.13x of local workers (the writes and wakeups per item
+   * were most of the remote's cost).
+   */
+  #answer(id: number, event: WorkResult, restarted: boolean): void {
+    this.#connection.hold({ kind: 'event', id, event });
+    this.#connection.hold({ kind: 'status', id, restart: restarted });
+    const queuedBehind = this.#inFlight - 1;
+    if (queuedBehind < FLUSH_BELOW_QUEUED || this.#connection.held >= 2 * MAX_HELD_ANSWERS) this.#connection.flush();
+  }
+
   async #work(id: number, attrPath: string[]): Promise<void> {
     this.#inFlight++;
     try {
       const { result, restarted } = await this.#evaluator!.evaluate(attrPath);
-      this.#connection.send({ kind: 'event', id, event: result });
-      this.#connection.send({ kind: 'status', id, restart: restarted });
+      this.#answer(id, result, restarted);
     } catch (error) {
       // The evaluator is closed: the connection is going; the master re-queues the item.
       this.#log.debug({ err: (error as Error).message }, 'item dropped');
