@@ -93,7 +93,13 @@ export class NixRepl {
     const id = this.#nextId++;
     this.#framer.expect(id);
     const response = new Promise<ReplResponse>((resolve, reject) => this.#pending.set(id, { resolve, reject }));
-    this.#child.stdin.write(`${line}\n${markerRequest(id)}\n`);
+    const stdin = this.#child.stdin;
+    // Requests made in one tick (pipelined work arriving together) leave in one write.
+    if (stdin.writableCorked === 0) {
+      stdin.cork();
+      process.nextTick(() => stdin.uncork());
+    }
+    stdin.write(`${line}\n${markerRequest(id)}\n`);
     return response;
   }
 
