@@ -25,12 +25,8 @@ export class NixCommandError extends Error {
  * directory is taken instead of running it again.
  */
 export function runNix(command: string, args: string[], options: { cwd: string; input?: string }): Promise<string> {
-  const key = options.input === undefined ? earlyKey(command, args, options.cwd) : undefined;
-  const early = key === undefined ? undefined : earlyCommands.get(key);
-  if (!early) return spawnNix(command, args, options).output;
-  earlyCommands.delete(key!);
-  setReferenced(early.child, true);
-  return early.output;
+  const early = options.input === undefined ? takeEarly(earlyKey(command, args, options.cwd)) : undefined;
+  return (early ?? spawnNix(command, args, options)).output;
 }
 
 /**
@@ -43,7 +39,8 @@ export function runNix(command: string, args: string[], options: { cwd: string; 
 export function startNixEarly(command: string, args: string[], options: { cwd: string }): void {
   const key = earlyKey(command, args, options.cwd);
   if (earlyCommands.has(key)) return;
-  if (earlyCommands.size === 0) process.once('exit', () => earlyCommands.forEach(({ child }) => child.kill()));
+  if (!killingAtExit) process.once('exit', () => earlyCommands.forEach(({ child }) => child.kill()));
+  killingAtExit = true;
   const early = spawnNix(command, args, options);
   early.output.catch(() => {});
   setReferenced(early.child, false);
@@ -56,6 +53,15 @@ interface RunningNix {
 }
 
 const earlyCommands = new Map<string, RunningNix>();
+let killingAtExit = false;
+
+function takeEarly(key: string): RunningNix | undefined {
+  const early = earlyCommands.get(key);
+  if (!early) return undefined;
+  earlyCommands.delete(key);
+  setReferenced(early.child, true);
+  return early;
+}
 
 const earlyKey = (command: string, args: readonly string[], cwd: string) => JSON.stringify([command, args, cwd]);
 
