@@ -13,6 +13,13 @@ export interface Codec<In, Out> {
   encode: (message: Out) => Buffer;
 }
 
+/**
+ * How long a held message may wait at most. Well below the time after which
+ * the master counts an item as slow (10 ms, src/master/pipeline-depth.ts),
+ * so batching never makes a pipeline shrink.
+ */
+const DEFAULT_HOLD_MS = 2;
+
 export class MessageConnection<In, Out> {
   readonly #socket: Socket;
   readonly #codec: Codec<In, Out>;
@@ -30,7 +37,7 @@ export class MessageConnection<In, Out> {
 
   constructor(socket: Socket, codec: Codec<In, Out>, limits?: FrameLimits, options: { holdMs?: number } = {}) {
     this.#socket = socket;
-    this.#holdMs = options.holdMs ?? 2;
+    this.#holdMs = options.holdMs ?? DEFAULT_HOLD_MS;
     this.#codec = codec;
     this.#decoder = new FrameDecoder(limits);
     socket.setNoDelay(true);
