@@ -6,6 +6,7 @@
  */
 import { Command } from 'commander';
 import { defaultCacheDirectory } from '../cache/directory.js';
+import { splitFlakeReference } from '../nix/flake.js';
 import { UsageError } from './argv.js';
 import { configFromFlags, withConfigOptions, type ConfigFlags } from './config-options.js';
 import { positiveInteger } from './numbers.js';
@@ -27,8 +28,8 @@ export function diffCommand(): Command {
       let diff: GraphDiff;
       if (flags.base !== undefined) {
         if (config.input.kind !== 'flake') throw new UsageError('--base needs --flake');
-        const fragment = config.input.ref.includes('#') ? config.input.ref.slice(config.input.ref.indexOf('#')) : '';
-        const baseRef = flags.base.includes('#') ? flags.base : `${flags.base}${fragment}`;
+        const { fragment } = splitFlakeReference(config.input.ref);
+        const baseRef = flags.base.includes('#') || fragment === '' ? flags.base : `${flags.base}#${fragment}`;
         const [{ Session }, { createLogger }] = await Promise.all([import('../session/session.js'), import('../log.js')]);
         const options = { workers, log: createLogger('warn'), evalCache: { directory: defaultCacheDirectory(), refresh: false } };
         const base = await Session.open({ ...config, input: { kind: 'flake', ref: baseRef } }, options);
