@@ -1,202 +1,135 @@
 /**
  * The three messages every item sends (Work, WorkEvent, WorkStatus of
- * schema/evix.capnp), written and read directly as Cap'n Proto bytes.
+ * schema/evix.capnp), written and read directly as Cap'n Proto bytes by
+ * capnp-segment.ts.
  *
  * Why not capnp-es here: it builds an arena and a tree of pointer objects per
  * message and its lists are Proxies; that cost 20 to 40 µs a message, which
  * made a remote worker on loopback about 1.8x slower than a local one on
  * small attributes. These functions cost a few µs. capnp-es still handles
- * every other message, and every frame these functions do not take (see
- * below), so the wire stays plain Cap'n Proto of the one schema.
- *
- * Writing: one segment, fields in the layout the schema compiler assigned
- * (the offsets below; test/unit/item-messages.test.ts checks them against the
- * reference `capnp` tool). Reading takes the canonical subset: one segment,
- * no far pointers, structs and lists of the kinds the schema declares. For
- * anything else it returns undefined and the caller decodes with capnp-es,
- * which reads any valid message and refuses invalid ones. Every read here is
- * bounds-checked, and the text read is charged to a ReadBudget, so a crafted
- * frame can neither make us read out of bounds nor amplify one text into
- * gigabytes.
+ * every other message, and every frame these functions do not take (the
+ * readers return undefined for anything outside the canonical subset), so
+ * the wire stays plain Cap'n Proto of the one schema.
  */
+import type { ObjectSize } from 'capnp-es';
 import type { DerivationEvent, WorkResult } from '../events.js';
-import { ProtocolError, ReadBudget } from './read-budget.js';
+import { pointerWord, readCanonical, SegmentWriter, structWords, textsWords, textWords, type SegmentReader, type StructRef, type StructSize } from './capnp-segment.js';
+import {
+  ClientMessage,
+  ClientMessage_Which,
+  Derivation,
+  Entry,
+  Event,
+  Event_Which,
+  InputDrv,
+  ServerMessage,
+  ServerMessage_Which,
+  Work,
+  WorkEvent,
+  WorkStatus,
+  WorkStatus_State,
+} from './generated/evix.js';
 
-// Union discriminants and layouts, from src/protocol/generated/evix.ts.
-const SERVER_EVENT = 2;
-const SERVER_STATUS = 3;
-const CLIENT_WORK = 1;
-const EVENT_DERIVATION = 0;
-const EVENT_ATTRSET = 1;
-const EVENT_ERROR = 2;
-const EVENT_SKIP = 3;
-const STATE_RESTART = 1;
-/** Data words and pointer words of each struct. */
-const LAYOUT = {
-  root: [2, 1], // ServerMessage and ClientMessage: which @0 (u16), ping/pong @8 (u64); pointer 0
-  workEvent: [1, 1], // id @0; event p0
-  workStatus: [2, 0], // id @0; state @8 (u16)
-  work: [1, 1], // id @0; attrPath p0
-  event: [1, 3], // which @0; attrPath p0, union p1, attr p2
-  derivation: [1, 10], // bits hasInputDrvs 0, isAggregate 1, globConstituents 2; pointers in schema order
-  pair: [0, 2], // Entry (key, value) and InputDrv (drvPath, outputs)
+/** A struct's size as the generated code declares it (data sections are whole words). */
+const sizeOf = ({ _capnp: { size } }: { readonly _capnp: { readonly size: ObjectSize } }): StructSize => ({
+  dataWords: size.dataByteLength / 8,
+  pointerWords: size.pointerLength,
+});
+
+/**
+ * Where each field of the item messages sits, per struct of the generated
+ * module. Sizes come from that module; offsets appear there only as arguments
+ * inside getters (`utils.getUint64(0, this)`, `utils.getBit(2, this)`,
+ * `utils.getPointer(1, this)`), so they are listed here in the same units
+ * (bytes, bits, pointer slots), and test/unit/item-messages.test.ts (the
+ * reason this is exported) checks every one against those getters. `which`
+ * is a union's discriminant. test/integration/capnp-reference.test.ts checks
+ * the bytes against the reference `capnp` tool as well.
+ */
+export const LAYOUT = {
+  ServerMessage: { size: sizeOf(ServerMessage), uint16: { which: 0 }, pointers: { event: 0, status: 0 } },
+  ClientMessage: { size: sizeOf(ClientMessage), uint16: { which: 0 }, pointers: { work: 0 } },
+  Work: { size: sizeOf(Work), uint64: { id: 0 }, pointers: { attrPath: 0 } },
+  WorkEvent: { size: sizeOf(WorkEvent), uint64: { id: 0 }, pointers: { event: 0 } },
+  WorkStatus: { size: sizeOf(WorkStatus), uint64: { id: 0 }, uint16: { state: 8 } },
+  Event: { size: sizeOf(Event), uint16: { which: 0 }, pointers: { attrPath: 0, derivation: 1, attrset: 1, error: 1, attr: 2 } },
+  Derivation: {
+    size: sizeOf(Derivation),
+    bits: { hasInputDrvs: 0, isAggregate: 1, globConstituents: 2 },
+    pointers: {
+      name: 0,
+      system: 1,
+      drvPath: 2,
+      outputs: 3,
+      metaJson: 4,
+      inputDrvs: 5,
+      constituents: 6,
+      namedConstituents: 7,
+      requiredSystemFeatures: 8,
+      extraValueJson: 9,
+    },
+  },
+  Entry: { size: sizeOf(Entry), pointers: { key: 0, value: 1 } },
+  InputDrv: { size: sizeOf(InputDrv), pointers: { drvPath: 0, outputs: 1 } },
 } as const;
-const D = { name: 0, system: 1, drvPath: 2, outputs: 3, metaJson: 4, inputDrvs: 5, constituents: 6, namedConstituents: 7, requiredSystemFeatures: 8, extraValueJson: 9 } as const;
-const BIT_HAS_INPUT_DRVS = 0;
-const BIT_IS_AGGREGATE = 1;
-const BIT_GLOB_CONSTITUENTS = 2;
-
-const LIST_BYTE = 2;
-const LIST_POINTER = 6;
-const LIST_COMPOSITE = 7;
-
-/** Byte offset of word `word` of a one-segment frame (its header is 8 bytes). */
-const byteOffset = (word: number): number => 8 + word * 8;
 
 // --- writing -----------------------------------------------------------------
 
-/** A message being written: one segment after an 8-byte frame header, allocated by bumping. */
-class SegmentWriter {
-  readonly bytes: Buffer;
-  /** Next free word of the segment. */
-  #next = 0;
-
-  /** `maxWords` must bound the segment: callers add up sizes pessimistically. */
-  constructor(maxWords: number) {
-    this.bytes = Buffer.alloc(byteOffset(maxWords));
-  }
-
-  /** Words `n` allocated, zeroed; returns the first. */
-  alloc(words: number): number {
-    const at = this.#next;
-    this.#next += words;
-    return at;
-  }
-
-  /** The frame: header (one segment, its size) and the words used. */
-  finish(): Buffer {
-    this.bytes.writeUInt32LE(0, 0);
-    this.bytes.writeUInt32LE(this.#next, 4);
-    return this.bytes.subarray(0, byteOffset(this.#next));
-  }
-
-  structPointer(pointerWord: number, target: number, dataWords: number, pointerWords: number): void {
-    const b = byteOffset(pointerWord);
-    this.bytes.writeInt32LE((target - pointerWord - 1) << 2, b);
-    this.bytes.writeUInt16LE(dataWords, b + 4);
-    this.bytes.writeUInt16LE(pointerWords, b + 6);
-  }
-
-  listPointer(pointerWord: number, target: number, elementSize: number, count: number): void {
-    const b = byteOffset(pointerWord);
-    this.bytes.writeInt32LE(((target - pointerWord - 1) << 2) | 1, b);
-    this.bytes.writeUInt32LE(elementSize | (count << 3), b + 4);
-  }
-
-  /** A new struct pointed to from `pointerWord`; returns its first word. */
-  struct(pointerWord: number, [dataWords, pointerWords]: readonly [number, number]): number {
-    const target = this.alloc(dataWords + pointerWords);
-    this.structPointer(pointerWord, target, dataWords, pointerWords);
-    return target;
-  }
-
-  /** Text: NUL-terminated bytes. The empty string stays a null pointer (Text's default). */
-  text(pointerWord: number, value: string): void {
-    if (value === '') return;
-    const start = byteOffset(this.#next);
-    const length = this.bytes.write(value, start, 'utf8');
-    this.listPointer(pointerWord, this.alloc(Math.ceil((length + 1) / 8)), LIST_BYTE, length + 1);
-  }
-
-  texts(pointerWord: number, values: readonly string[]): void {
-    if (values.length === 0) return;
-    const first = this.alloc(values.length);
-    this.listPointer(pointerWord, first, LIST_POINTER, values.length);
-    values.forEach((v, i) => this.text(first + i, v));
-  }
-
-  /** A list of structs of `layout`; returns each element's first word. */
-  structs(pointerWord: number, count: number, [dataWords, pointerWords]: readonly [number, number]): number[] {
-    if (count === 0) return [];
-    const size = dataWords + pointerWords;
-    const tag = this.alloc(1 + count * size);
-    this.listPointer(pointerWord, tag, LIST_COMPOSITE, count * size);
-    // The tag word: a struct pointer whose offset field is the element count.
-    const b = byteOffset(tag);
-    this.bytes.writeUInt32LE(count << 2, b);
-    this.bytes.writeUInt16LE(dataWords, b + 4);
-    this.bytes.writeUInt16LE(pointerWords, b + 6);
-    return Array.from({ length: count }, (_, i) => tag + 1 + i * size);
-  }
-
-  uint64(word: number, offset: number, value: number): void {
-    const b = byteOffset(word) + offset;
-    this.bytes.writeUInt32LE(value % 0x1_0000_0000, b);
-    this.bytes.writeUInt32LE(Math.floor(value / 0x1_0000_0000), b + 4);
-  }
-
-  uint16(word: number, offset: number, value: number): void {
-    this.bytes.writeUInt16LE(value, byteOffset(word) + offset);
-  }
-
-  bit(word: number, bit: number): void {
-    const b = byteOffset(word) + (bit >> 3);
-    this.bytes[b] = this.bytes[b]! | (1 << (bit & 7));
-  }
-}
-
-/** Words a text of `value` may take, with its pointer: UTF-8 is at most 3 bytes per UTF-16 unit. */
-const textWords = (value: string): number => 1 + Math.ceil((value.length * 3 + 1) / 8);
-const textsWords = (values: readonly string[] | undefined): number => (values ?? []).reduce((n, v) => n + textWords(v), 0);
-
 /**
- * A message whose root (ServerMessage or ClientMessage) holds `which`, a
- * body of `layout`: its writer and the body's first word. `bodyWords` bounds
- * what the body points to.
+ * A message whose root (ServerMessage or ClientMessage) holds the union
+ * member `which`, a struct of `body` in pointer `slot`: its writer and the
+ * body's first word. `bodyWords` bounds what the body points to.
  */
-function startMessage(which: number, layout: readonly [number, number], bodyWords: number): { w: SegmentWriter; body: number } {
-  const w = new SegmentWriter(1 + LAYOUT.root[0] + LAYOUT.root[1] + layout[0] + layout[1] + bodyWords);
-  const root = w.struct(w.alloc(1), LAYOUT.root);
-  w.uint16(root, 0, which);
-  return { w, body: w.struct(root + LAYOUT.root[0], layout) };
+function startMessage(
+  root: typeof LAYOUT.ServerMessage | typeof LAYOUT.ClientMessage,
+  which: number,
+  slot: number,
+  body: StructSize,
+  bodyWords: number,
+): { w: SegmentWriter; body: number } {
+  const w = new SegmentWriter(root.size, structWords(body) + bodyWords);
+  w.uint16(w.root, root.uint16.which, which);
+  return { w, body: w.struct(pointerWord(w.root, root.size, slot), body) };
 }
 
 export function encodeWork(id: number, attrPath: readonly string[]): Buffer {
-  const { w, body: work } = startMessage(CLIENT_WORK, LAYOUT.work, textsWords(attrPath));
-  w.uint64(work, 0, id);
-  w.texts(work + LAYOUT.work[0], attrPath);
+  const { ClientMessage: root, Work: work } = LAYOUT;
+  const { w, body } = startMessage(root, ClientMessage_Which.WORK, root.pointers.work, work.size, textsWords(attrPath));
+  w.uint64(body, work.uint64.id, id);
+  w.texts(pointerWord(body, work.size, work.pointers.attrPath), attrPath);
   return w.finish();
 }
 
 export function encodeStatus(id: number, restart: boolean): Buffer {
-  const { w, body: status } = startMessage(SERVER_STATUS, LAYOUT.workStatus, 0);
-  w.uint64(status, 0, id);
-  if (restart) w.uint16(status, 8, STATE_RESTART);
+  const { ServerMessage: root, WorkStatus: status } = LAYOUT;
+  const { w, body } = startMessage(root, ServerMessage_Which.STATUS, root.pointers.status, status.size, 0);
+  w.uint64(body, status.uint64.id, id);
+  if (restart) w.uint16(body, status.uint16.state, WorkStatus_State.RESTART);
   return w.finish();
 }
 
 export function encodeEvent(id: number, result: WorkResult): Buffer {
+  const { ServerMessage: root, WorkEvent: workEvent, Event: event } = LAYOUT;
   const json = 'drvPath' in result ? jsonFields(result) : undefined;
-  const eventWords = LAYOUT.event[0] + LAYOUT.event[1] + textsWords(result.attrPath) + resultWords(result, json);
-  const { w, body: workEvent } = startMessage(SERVER_EVENT, LAYOUT.workEvent, eventWords);
-  w.uint64(workEvent, 0, id);
-  const event = w.struct(workEvent + LAYOUT.workEvent[0], LAYOUT.event);
-  const pointers = event + LAYOUT.event[0];
-  w.texts(pointers, result.attrPath);
+  const eventWords = structWords(event.size) + textsWords(result.attrPath) + resultWords(result, json);
+  const { w, body } = startMessage(root, ServerMessage_Which.EVENT, root.pointers.event, workEvent.size, eventWords);
+  w.uint64(body, workEvent.uint64.id, id);
+  const e = w.struct(pointerWord(body, workEvent.size, workEvent.pointers.event), event.size);
+  w.texts(pointerWord(e, event.size, event.pointers.attrPath), result.attrPath);
   if ('skip' in result) {
-    w.uint16(event, 0, EVENT_SKIP);
+    w.uint16(e, event.uint16.which, Event_Which.SKIP);
     return w.finish();
   }
-  w.text(pointers + 2, result.attr);
+  w.text(pointerWord(e, event.size, event.pointers.attr), result.attr);
   if ('error' in result) {
-    w.uint16(event, 0, EVENT_ERROR);
-    w.text(pointers + 1, result.error);
+    w.uint16(e, event.uint16.which, Event_Which.ERROR);
+    w.text(pointerWord(e, event.size, event.pointers.error), result.error);
   } else if ('attrs' in result) {
-    w.uint16(event, 0, EVENT_ATTRSET);
-    w.texts(pointers + 1, result.attrs);
+    w.uint16(e, event.uint16.which, Event_Which.ATTRSET);
+    w.texts(pointerWord(e, event.size, event.pointers.attrset), result.attrs);
   } else {
-    w.uint16(event, 0, EVENT_DERIVATION);
-    writeDerivation(w, w.struct(pointers + 1, LAYOUT.derivation), result, json!);
+    w.uint16(e, event.uint16.which, Event_Which.DERIVATION);
+    writeDerivation(w, w.struct(pointerWord(e, event.size, event.pointers.derivation), LAYOUT.Derivation.size), result, json!);
   }
   return w.finish();
 }
@@ -215,12 +148,13 @@ function resultWords(r: WorkResult, json: { meta: string; extraValue: string } |
   if ('attrs' in r) return textWords(r.attr) + textsWords(r.attrs);
   const outputs = Object.entries(r.outputs);
   const inputs = Object.entries(r.inputDrvs ?? {});
+  const entryWords = structWords(LAYOUT.Entry.size);
+  const inputDrvWords = structWords(LAYOUT.InputDrv.size);
   return (
-    LAYOUT.derivation[0] +
-    LAYOUT.derivation[1] +
+    structWords(LAYOUT.Derivation.size) +
     [r.attr, r.name, r.system, r.drvPath, json!.meta, json!.extraValue].reduce((n, v) => n + textWords(v), 0) +
-    1 + outputs.reduce((n, [k, v]) => n + 2 + textWords(k) + textWords(v), 0) +
-    1 + inputs.reduce((n, [k, v]) => n + 2 + textWords(k) + textsWords(v), 0) +
+    1 + outputs.reduce((n, [k, v]) => n + entryWords + textWords(k) + textWords(v), 0) +
+    1 + inputs.reduce((n, [k, v]) => n + inputDrvWords + textWords(k) + textsWords(v), 0) +
     textsWords(r.constituents) +
     textsWords(r.namedConstituents) +
     textsWords(r.requiredSystemFeatures)
@@ -228,229 +162,106 @@ function resultWords(r: WorkResult, json: { meta: string; extraValue: string } |
 }
 
 function writeDerivation(w: SegmentWriter, d: number, r: DerivationEvent, json: { meta: string; extraValue: string }): void {
-  const p = d + LAYOUT.derivation[0];
-  w.text(p + D.name, r.name);
-  w.text(p + D.system, r.system);
-  w.text(p + D.drvPath, r.drvPath);
+  const { Derivation: { size, pointers, bits }, Entry: entry, InputDrv: inputDrv } = LAYOUT;
+  w.text(pointerWord(d, size, pointers.name), r.name);
+  w.text(pointerWord(d, size, pointers.system), r.system);
+  w.text(pointerWord(d, size, pointers.drvPath), r.drvPath);
   const outputs = Object.entries(r.outputs);
-  w.structs(p + D.outputs, outputs.length, LAYOUT.pair).forEach((entry, i) => {
-    w.text(entry, outputs[i]![0]);
-    w.text(entry + 1, outputs[i]![1]);
+  w.structs(pointerWord(d, size, pointers.outputs), outputs.length, entry.size).forEach((e, i) => {
+    w.text(pointerWord(e, entry.size, entry.pointers.key), outputs[i]![0]);
+    w.text(pointerWord(e, entry.size, entry.pointers.value), outputs[i]![1]);
   });
-  w.text(p + D.metaJson, json.meta);
+  w.text(pointerWord(d, size, pointers.metaJson), json.meta);
   if (r.inputDrvs !== undefined) {
-    w.bit(d, BIT_HAS_INPUT_DRVS);
+    w.bit(d, bits.hasInputDrvs);
     const inputs = Object.entries(r.inputDrvs);
-    w.structs(p + D.inputDrvs, inputs.length, LAYOUT.pair).forEach((input, i) => {
-      w.text(input, inputs[i]![0]);
-      w.texts(input + 1, inputs[i]![1]);
+    w.structs(pointerWord(d, size, pointers.inputDrvs), inputs.length, inputDrv.size).forEach((input, i) => {
+      w.text(pointerWord(input, inputDrv.size, inputDrv.pointers.drvPath), inputs[i]![0]);
+      w.texts(pointerWord(input, inputDrv.size, inputDrv.pointers.outputs), inputs[i]![1]);
     });
   }
   if (r.constituents !== undefined || r.namedConstituents !== undefined) {
-    w.bit(d, BIT_IS_AGGREGATE);
-    w.texts(p + D.constituents, r.constituents ?? []);
-    w.texts(p + D.namedConstituents, r.namedConstituents ?? []);
-    if (r.globConstituents) w.bit(d, BIT_GLOB_CONSTITUENTS);
+    w.bit(d, bits.isAggregate);
+    w.texts(pointerWord(d, size, pointers.constituents), r.constituents ?? []);
+    w.texts(pointerWord(d, size, pointers.namedConstituents), r.namedConstituents ?? []);
+    if (r.globConstituents) w.bit(d, bits.globConstituents);
   }
-  w.texts(p + D.requiredSystemFeatures, r.requiredSystemFeatures);
-  w.text(p + D.extraValueJson, json.extraValue);
+  w.texts(pointerWord(d, size, pointers.requiredSystemFeatures), r.requiredSystemFeatures);
+  w.text(pointerWord(d, size, pointers.extraValueJson), json.extraValue);
 }
 
 // --- reading -----------------------------------------------------------------
 
-/** Thrown inside the reader for anything outside the canonical subset; never escapes. */
-class NotCanonical extends Error {}
-
-/**
- * Runs a read of the canonical subset: undefined when the frame is outside
- * it (or invalid: capnp-es will say how), ProtocolError when it reads too
- * much (which capnp-es would not notice).
- */
-function canonically<T>(read: () => T | undefined): T | undefined {
-  try {
-    return read();
-  } catch (error) {
-    if (error instanceof ProtocolError) throw error;
-    return undefined;
-  }
-}
-
-/** A struct in the segment: where its data and pointers start, and their sizes. */
-interface StructRef {
-  data: number;
-  dataBytes: number;
-  /** Word index of the first pointer. */
-  pointers: number;
-  pointerCount: number;
-}
-
-const NULL_STRUCT: StructRef = { data: 0, dataBytes: 0, pointers: 0, pointerCount: 0 };
-
-class SegmentReader {
-  readonly #bytes: Buffer;
-  readonly #words: number;
-  readonly #budget: ReadBudget;
-
-  constructor(bytes: Buffer, words: number) {
-    this.#bytes = bytes;
-    this.#words = words;
-    this.#budget = new ReadBudget(bytes.length);
-  }
-
-  /** The struct that pointer word `p` points to; a null or absent (-1) pointer reads as the default (empty) struct. */
-  struct(p: number): StructRef {
-    if (p < 0) return NULL_STRUCT;
-    const b = byteOffset(p);
-    const low = this.#bytes.readInt32LE(b);
-    const high = this.#bytes.readUInt32LE(b + 4);
-    if (low === 0 && high === 0) return NULL_STRUCT;
-    if ((low & 3) !== 0) throw new NotCanonical();
-    return this.#structAt(p + 1 + (low >> 2), high & 0xffff, high >>> 16);
-  }
-
-  #structAt(word: number, dataWords: number, pointerCount: number): StructRef {
-    if (word < 0 || word + dataWords + pointerCount > this.#words) throw new NotCanonical();
-    return { data: byteOffset(word), dataBytes: dataWords * 8, pointers: word + dataWords, pointerCount };
-  }
-
-  /** Pointer `i` of struct `s`: its word, or -1 when the struct is too old to have it. */
-  pointer(s: StructRef, i: number): number {
-    return i < s.pointerCount ? s.pointers + i : -1;
-  }
-
-  uint16(s: StructRef, offset: number): number {
-    return offset + 2 <= s.dataBytes ? this.#bytes.readUInt16LE(s.data + offset) : 0;
-  }
-
-  uint64(s: StructRef, offset: number): number {
-    if (offset + 8 > s.dataBytes) return 0;
-    return this.#bytes.readUInt32LE(s.data + offset) + this.#bytes.readUInt32LE(s.data + offset + 4) * 0x1_0000_0000;
-  }
-
-  bit(s: StructRef, bit: number): boolean {
-    return (bit >> 3) < s.dataBytes && (this.#bytes[s.data + (bit >> 3)]! & (1 << (bit & 7))) !== 0;
-  }
-
-  /** A list pointer at word `p` of the expected element size: its first word and length; undefined for null. */
-  #list(p: number, elementSize: number): { first: number; count: number } | undefined {
-    if (p < 0) return undefined;
-    const b = byteOffset(p);
-    const low = this.#bytes.readInt32LE(b);
-    const high = this.#bytes.readUInt32LE(b + 4);
-    if (low === 0 && high === 0) return undefined;
-    if ((low & 3) !== 1 || (high & 7) !== elementSize) throw new NotCanonical();
-    const first = p + 1 + (low >> 2);
-    const count = high >>> 3;
-    const words = elementSize === LIST_BYTE ? Math.ceil(count / 8) : count + (elementSize === LIST_COMPOSITE ? 1 : 0);
-    if (first < 0 || first + words > this.#words) throw new NotCanonical();
-    return { first, count };
-  }
-
-  text(p: number): string {
-    const { first, count } = this.#list(p, LIST_BYTE) ?? { first: 0, count: 0 };
-    if (count === 0) return '';
-    const start = byteOffset(first);
-    this.#budget.charge(count);
-    if (this.#bytes[start + count - 1] !== 0) throw new NotCanonical();
-    return this.#bytes.toString('utf8', start, start + count - 1);
-  }
-
-  texts(p: number): string[] {
-    const { first, count } = this.#list(p, LIST_POINTER) ?? { first: 0, count: 0 };
-    return Array.from({ length: count }, (_, i) => this.text(first + i));
-  }
-
-  /** The elements of a list of structs. */
-  structs(p: number): StructRef[] {
-    const list = this.#list(p, LIST_COMPOSITE);
-    if (!list) return [];
-    const { first: tag, count: words } = list;
-    const b = byteOffset(tag);
-    const tagLow = this.#bytes.readInt32LE(b);
-    const dataWords = this.#bytes.readUInt16LE(b + 4);
-    const pointerCount = this.#bytes.readUInt16LE(b + 6);
-    const count = tagLow >> 2;
-    if ((tagLow & 3) !== 0 || count < 0 || count * (dataWords + pointerCount) > words) throw new NotCanonical();
-    // Zero-sized elements take no room: a small frame could announce billions.
-    this.#budget.charge(count * 8);
-    return Array.from({ length: count }, (_, i) => this.#structAt(tag + 1 + i * (dataWords + pointerCount), dataWords, pointerCount));
-  }
-}
-
-/** The root struct of a one-segment frame, or undefined. */
-function readRoot(frame: Buffer): { reader: SegmentReader; root: StructRef } | undefined {
-  if (frame.length < 16 || frame.readUInt32LE(0) !== 0) return undefined;
-  const words = frame.readUInt32LE(4);
-  if (frame.length !== 8 + words * 8) return undefined;
-  const reader = new SegmentReader(frame, words);
-  return { reader, root: reader.struct(0) };
-}
-
 /** A Work frame, or undefined for any other or non-canonical frame. */
 export function readWork(frame: Buffer): { id: number; attrPath: string[] } | undefined {
-  return canonically(() => {
-    const message = readRoot(frame);
-    if (!message || message.reader.uint16(message.root, 0) !== CLIENT_WORK) return undefined;
-    const { reader, root } = message;
-    const work = reader.struct(reader.pointer(root, 0));
-    return { id: reader.uint64(work, 0), attrPath: reader.texts(reader.pointer(work, 0)) };
+  return readCanonical(frame, (r, root) => {
+    const { ClientMessage: client, Work: work } = LAYOUT;
+    if (r.uint16(root, client.uint16.which) !== ClientMessage_Which.WORK) return undefined;
+    const body = r.struct(r.pointer(root, client.pointers.work));
+    return { id: r.uint64(body, work.uint64.id), attrPath: r.texts(r.pointer(body, work.pointers.attrPath)) };
   });
 }
 
 /** An Event or Status frame, or undefined for any other or non-canonical frame. */
 export function readItemAnswer(frame: Buffer): { kind: 'event'; id: number; event: WorkResult } | { kind: 'status'; id: number; restart: boolean } | undefined {
-  return canonically(() => {
-    const message = readRoot(frame);
-    if (!message) return undefined;
-    const { reader, root } = message;
-    const which = reader.uint16(root, 0);
-    if (which !== SERVER_EVENT && which !== SERVER_STATUS) return undefined;
-    const body = reader.struct(reader.pointer(root, 0));
-    const id = reader.uint64(body, 0);
-    if (which === SERVER_STATUS) return { kind: 'status', id, restart: reader.uint16(body, 8) === STATE_RESTART };
-    const event = readEvent(reader, reader.struct(reader.pointer(body, 0)));
-    return event && { kind: 'event', id, event };
+  return readCanonical(frame, (r, root) => {
+    const { ServerMessage: server, WorkEvent: workEvent, WorkStatus: status } = LAYOUT;
+    switch (r.uint16(root, server.uint16.which)) {
+      case ServerMessage_Which.STATUS: {
+        const body = r.struct(r.pointer(root, server.pointers.status));
+        return { kind: 'status', id: r.uint64(body, status.uint64.id), restart: r.uint16(body, status.uint16.state) === WorkStatus_State.RESTART };
+      }
+      case ServerMessage_Which.EVENT: {
+        const body = r.struct(r.pointer(root, server.pointers.event));
+        const event = readEvent(r, r.struct(r.pointer(body, workEvent.pointers.event)));
+        return event && { kind: 'event', id: r.uint64(body, workEvent.uint64.id), event };
+      }
+      default:
+        return undefined;
+    }
   });
 }
 
 function readEvent(r: SegmentReader, e: StructRef): WorkResult | undefined {
-  const attrPath = r.texts(r.pointer(e, 0));
-  const union = r.pointer(e, 1);
-  const which = r.uint16(e, 0);
-  if (which === EVENT_SKIP) return { skip: true, attrPath };
-  const attr = r.text(r.pointer(e, 2));
+  const { pointers, uint16 } = LAYOUT.Event;
+  const attrPath = r.texts(r.pointer(e, pointers.attrPath));
+  const which = r.uint16(e, uint16.which);
+  if (which === Event_Which.SKIP) return { skip: true, attrPath };
+  const attr = r.text(r.pointer(e, pointers.attr));
   switch (which) {
-    case EVENT_ERROR:
-      return { attr, attrPath, error: r.text(union), fatal: false };
-    case EVENT_ATTRSET:
-      return { attr, attrPath, attrs: r.texts(union) };
-    case EVENT_DERIVATION:
-      return readDerivation(r, r.struct(union), attr, attrPath);
+    case Event_Which.ERROR:
+      return { attr, attrPath, error: r.text(r.pointer(e, pointers.error)), fatal: false };
+    case Event_Which.ATTRSET:
+      return { attr, attrPath, attrs: r.texts(r.pointer(e, pointers.attrset)) };
+    case Event_Which.DERIVATION:
+      return readDerivation(r, r.struct(r.pointer(e, pointers.derivation)), attr, attrPath);
     default:
       return undefined;
   }
 }
 
 function readDerivation(r: SegmentReader, d: StructRef, attr: string, attrPath: string[]): DerivationEvent {
-  const p = (i: number) => r.pointer(d, i);
+  const { Derivation: { pointers, bits }, Entry: entry, InputDrv: inputDrv } = LAYOUT;
   const event: DerivationEvent = {
     attr,
     attrPath,
-    name: r.text(p(D.name)),
-    system: r.text(p(D.system)),
-    drvPath: r.text(p(D.drvPath)),
-    outputs: Object.fromEntries(r.structs(p(D.outputs)).map((o) => [r.text(r.pointer(o, 0)), r.text(r.pointer(o, 1))])),
-    requiredSystemFeatures: r.texts(p(D.requiredSystemFeatures)),
+    name: r.text(r.pointer(d, pointers.name)),
+    system: r.text(r.pointer(d, pointers.system)),
+    drvPath: r.text(r.pointer(d, pointers.drvPath)),
+    outputs: Object.fromEntries(r.structs(r.pointer(d, pointers.outputs)).map((o) => [r.text(r.pointer(o, entry.pointers.key)), r.text(r.pointer(o, entry.pointers.value))])),
+    requiredSystemFeatures: r.texts(r.pointer(d, pointers.requiredSystemFeatures)),
   };
-  const meta = r.text(p(D.metaJson));
+  const meta = r.text(r.pointer(d, pointers.metaJson));
   if (meta !== '') event.meta = JSON.parse(meta) as Record<string, unknown>;
-  const extraValue = r.text(p(D.extraValueJson));
+  const extraValue = r.text(r.pointer(d, pointers.extraValueJson));
   if (extraValue !== '') event.extraValue = JSON.parse(extraValue) as unknown;
-  if (r.bit(d, BIT_HAS_INPUT_DRVS)) event.inputDrvs = Object.fromEntries(r.structs(p(D.inputDrvs)).map((i) => [r.text(r.pointer(i, 0)), r.texts(r.pointer(i, 1))]));
-  if (r.bit(d, BIT_IS_AGGREGATE)) {
-    event.constituents = r.texts(p(D.constituents));
-    event.namedConstituents = r.texts(p(D.namedConstituents));
-    event.globConstituents = r.bit(d, BIT_GLOB_CONSTITUENTS);
+  if (r.bit(d, bits.hasInputDrvs)) {
+    event.inputDrvs = Object.fromEntries(r.structs(r.pointer(d, pointers.inputDrvs)).map((i) => [r.text(r.pointer(i, inputDrv.pointers.drvPath)), r.texts(r.pointer(i, inputDrv.pointers.outputs))]));
+  }
+  if (r.bit(d, bits.isAggregate)) {
+    event.constituents = r.texts(r.pointer(d, pointers.constituents));
+    event.namedConstituents = r.texts(r.pointer(d, pointers.namedConstituents));
+    event.globConstituents = r.bit(d, bits.globConstituents);
   }
   return event;
 }

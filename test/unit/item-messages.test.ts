@@ -1,13 +1,16 @@
 /**
  * The direct reader and writer of the per-item messages against capnp-es,
- * which reads whatever the fast path declines: same results on every sample,
- * on frames moved into a second segment (outside the fast path), and on
- * thousands of corrupted frames (the fast path either agrees with capnp-es or
- * declines; decoding never fails with anything but ProtocolError).
+ * which reads whatever the fast path declines: the field offsets they use are
+ * those of the generated code, and they give the same results on every
+ * sample, on frames moved into a second segment (outside the fast path), and
+ * on thousands of corrupted frames (the fast path either agrees with capnp-es
+ * or declines; decoding never fails with anything but ProtocolError).
  */
+import * as capnp from 'capnp-es';
 import { expect, test } from 'vitest';
 import { ProtocolError, decodeClient, decodeServer, encodeClient, encodeServer } from '../../src/protocol/codec.js';
-import { readItemAnswer, readWork } from '../../src/protocol/item-messages.js';
+import * as schema from '../../src/protocol/generated/evix.js';
+import { LAYOUT, readItemAnswer, readWork } from '../../src/protocol/item-messages.js';
 import { ITEM_ANSWERS, WORKS } from '../protocol-samples.js';
 import { random } from '../random.js';
 
@@ -27,6 +30,50 @@ function inSecondSegment(frame: Buffer): Buffer {
   far.writeUInt32LE(1, 4); // ...of segment 1
   return Buffer.concat([header, far, segment]);
 }
+
+/** A generated struct, its fields looked up by name. */
+type GeneratedStruct = capnp.Struct & Record<string, unknown>;
+
+/** A fresh struct of the generated class `name`, the root of a new message. */
+const fresh = (name: keyof typeof LAYOUT): GeneratedStruct => new capnp.Message().initRoot(schema[name] as capnp.StructCtor<capnp.Struct>) as GeneratedStruct;
+
+/** Sets pointer field `field` through the generated code: a list or struct is initialised (`_initX`), a text set. */
+function setPointerField(s: GeneratedStruct, field: string): void {
+  const init = s[`_init${field[0]!.toUpperCase()}${field.slice(1)}`];
+  if (typeof init === 'function') (init as (length: number) => unknown).call(s, 1);
+  else s[field] = 'x';
+}
+
+test('every offset of the layout is where the generated code keeps that field', () => {
+  const { utils } = capnp;
+  for (const name of Object.keys(LAYOUT) as (keyof typeof LAYOUT)[]) {
+    const layout: { size: { pointerWords: number }; pointers?: Record<string, number>; uint64?: Record<string, number>; uint16?: Record<string, number>; bits?: Record<string, number> } = LAYOUT[name];
+    for (const [field, slot] of Object.entries(layout.pointers ?? {})) {
+      const s = fresh(name);
+      setPointerField(s, field);
+      const set = Array.from({ length: layout.size.pointerWords }, (_, i) => i).filter((i) => !utils.isNull(utils.getPointer(i, s)));
+      expect(set, `${name}.${field}: the pointers it sets`).toEqual([slot]);
+      // A union member also sets the discriminant.
+      const which = layout.uint16?.which;
+      if (which !== undefined) expect(utils.getUint16(which, s), `${name}.which after setting ${field}`).toBe((s.which as () => number).call(s));
+    }
+    for (const [field, offset] of Object.entries(layout.uint64 ?? {})) {
+      const s = fresh(name);
+      s[field] = 0x0102_0304_0506_0708n;
+      expect(utils.getUint64(offset, s), `${name}.${field}`).toBe(0x0102_0304_0506_0708n);
+    }
+    for (const [field, offset] of Object.entries(layout.uint16 ?? {}).filter(([field]) => field !== 'which')) {
+      const s = fresh(name);
+      s[field] = 1;
+      expect(utils.getUint16(offset, s), `${name}.${field}`).toBe(1);
+    }
+    for (const [field, bit] of Object.entries(layout.bits ?? {})) {
+      const s = fresh(name);
+      s[field] = true;
+      expect(utils.getBit(bit, s), `${name}.${field}`).toBe(true);
+    }
+  }
+});
 
 test('the fast path reads back everything it writes', () => {
   for (const m of ITEM_ANSWERS) expect(readItemAnswer(encodeServer(m))).toEqual(m);
