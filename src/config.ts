@@ -60,3 +60,35 @@ export interface WorkerConfig extends EvalOptions {
 }
 
 export const DEFAULT_MAX_MEMORY_MIB = 4096;
+
+/**
+ * What an evaluation does about each option nobody set: the one list of
+ * defaults, for the library and the command line alike. The working
+ * directory is not here: it is the process's at the time of the call.
+ */
+export const DEFAULT_EVAL_OPTIONS: Readonly<Omit<EvalOptions, 'workdir'>> = {
+  autoArgs: [],
+  includePaths: [],
+  nixOptions: [],
+  overrideInputs: [],
+  impure: false,
+  forceRecurse: false,
+  meta: false,
+  showInputDrvs: false,
+  showTrace: false,
+  maxMemoryMiB: DEFAULT_MAX_MEMORY_MIB,
+};
+
+/** An evaluation config where everything but the input has a default. */
+export type SessionConfig = Partial<EvalConfig> & Pick<EvalConfig, 'input'>;
+
+/**
+ * The config with its defaults filled in. A field set to undefined counts as
+ * not set (the command line passes every flag, given or not), so it takes
+ * the default instead of hiding it.
+ */
+export function completeConfig(config: SessionConfig): EvalConfig {
+  const given = Object.fromEntries(Object.entries(config).filter(([, value]) => value !== undefined)) as SessionConfig;
+  // Cloned so that no two configs share a default list.
+  return { ...structuredClone(DEFAULT_EVAL_OPTIONS), workdir: process.cwd(), ...given };
+}

@@ -34,87 +34,131 @@ export type DaemonReply =
 
 class Invalid extends Error {}
 
-type Shape = Record<string, (value: unknown, where: string) => unknown>;
+/**
+ * Reads a value that should be a T, or throws Invalid saying what is wrong
+ * with it at `where`. Invariant in T (not covariant as a function's result
+ * is), so that a check reading less than its field's type, as `'a'` for a
+ * field widened to `'a' | 'b'`, does not compile.
+ */
+type Check<in out T> = (value: unknown, where: string) => T;
+
+/** The check of a field a request may leave out. */
+interface Optional<T> {
+  optional: Check<T>;
+}
+
+/**
+ * How to read each field of T. Mapped from T, so that a field added to T,
+ * removed from it or retyped and not here is a compile error, and so is a
+ * field optional in T but not marked optional() here, or the other way round.
+ */
+type Shape<T> = { [K in keyof T]-?: {} extends Pick<T, K> ? Optional<Exclude<T[K], undefined>> : Check<T[K]> };
+
+const optional = <T>(check: Check<T>): Optional<T> => ({ optional: check });
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function object<T>(value: unknown, where: string, shape: Shape, optional: readonly string[] = []): T {
+/** An object with exactly the fields of `shape` (optional ones may be absent), each passing its check. */
+function object<T>(value: unknown, where: string, shape: Shape<T>): T {
   if (!isObject(value)) throw new Invalid(`${where} must be an object`);
-  for (const key of Object.keys(value)) if (!(key in shape)) throw new Invalid(`unknown field ${where}.${key}`);
+  for (const key of Object.keys(value)) if (!Object.hasOwn(shape, key)) throw new Invalid(`unknown field ${where}.${key}`);
   const out: Record<string, unknown> = {};
-  for (const [key, check] of Object.entries(shape)) {
-    if (!(key in value)) {
-      if (optional.includes(key)) continue;
-      throw new Invalid(`missing field ${where}.${key}`);
+  for (const [key, field] of Object.entries(shape) as Array<[string, Check<unknown> | Optional<unknown>]>) {
+    const required = typeof field === 'function';
+    const check = required ? field : field.optional;
+    if (!Object.hasOwn(value, key)) {
+      if (required) throw new Invalid(`missing field ${where}.${key}`);
+      continue;
     }
     out[key] = check(value[key], `${where}.${key}`);
   }
   return out as T;
 }
 
-const string = (v: unknown, where: string) => {
+const string: Check<string> = (v, where) => {
   if (typeof v !== 'string') throw new Invalid(`${where} must be a string`);
   return v;
 };
-const boolean = (v: unknown, where: string) => {
+const boolean: Check<boolean> = (v, where) => {
   if (typeof v !== 'boolean') throw new Invalid(`${where} must be a boolean`);
   return v;
 };
-const count = (v: unknown, where: string) => {
+const number: Check<number> = (v, where) => {
+  if (typeof v !== 'number') throw new Invalid(`${where} must be a number`);
+  return v;
+};
+const count: Check<number> = (v, where) => {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new Invalid(`${where} must be a non-negative integer`);
   return v;
 };
 const listOf =
-  <T>(item: (v: unknown, where: string) => T) =>
-  (v: unknown, where: string): T[] => {
+  <T>(item: Check<T>): Check<T[]> =>
+  (v, where) => {
     if (!Array.isArray(v)) throw new Invalid(`${where} must be a list`);
     return v.map((x, i) => item(x, `${where}[${i}]`));
   };
-const pair = (v: unknown, where: string): [string, string] => {
+const pair: Check<[string, string]> = (v, where) => {
   const [a, b] = listOf(string)(v, where);
   if (a === undefined || b === undefined || (v as unknown[]).length !== 2) throw new Invalid(`${where} must be a pair of strings`);
   return [a, b];
 };
 
-function input(v: unknown, where: string): EvalInput {
-  const kind = isObject(v) ? v.kind : undefined;
-  if (kind === 'file') return object(v, where, { kind: string, path: string });
-  if (kind === 'expr') return object(v, where, { kind: string, expr: string });
-  if (kind === 'flake') return object(v, where, { kind: string, ref: string });
-  throw new Invalid(`${where}.kind must be file, expr or flake`);
+/** One of `words`: the check of a field typed as a union of string literals. */
+function oneOf<const W extends string>(...words: W[]): Check<W> {
+  const expected = words.length > 1 ? `${words.slice(0, -1).join(', ')} or ${words.at(-1)}` : words[0];
+  return (v, where) => {
+    if (!(words as unknown[]).includes(v)) throw new Invalid(`${where} must be ${expected}`);
+    return v as W;
+  };
 }
 
-function autoArg(v: unknown, where: string): AutoArg {
-  const arg = object<AutoArg>(v, where, { name: string, kind: string, value: string });
-  if (arg.kind !== 'expr' && arg.kind !== 'string') throw new Invalid(`${where}.kind must be expr or string`);
-  return arg;
+/**
+ * The check of a union whose members the field `tag` tells apart: the shape
+ * of the member the tag names. A shape per member, so that a member added
+ * to the union and not here is a compile error.
+ */
+function tagged<T extends Record<Tag, string>, Tag extends keyof T & string>(tag: Tag, shapes: { [K in T[Tag]]: Shape<Extract<T, Record<Tag, K>>> }): Check<T> {
+  const tagCheck = oneOf(...(Object.keys(shapes) as Array<T[Tag]>));
+  return (v, where) => {
+    const name = tagCheck(isObject(v) ? v[tag] : undefined, `${where}.${tag}`);
+    return object(v, where, shapes[name]);
+  };
 }
 
-function config(v: unknown, where: string): EvalConfig {
-  return object<EvalConfig>(
-    v,
-    where,
-    {
-      input,
-      autoArgs: listOf(autoArg),
-      includePaths: listOf(string),
-      nixOptions: listOf(pair),
-      overrideInputs: listOf(pair),
-      impure: boolean,
-      forceRecurse: boolean,
-      meta: boolean,
-      showInputDrvs: boolean,
-      showTrace: boolean,
-      maxMemoryMiB: count,
-      workdir: string,
-      select: string,
-      apply: string,
-    },
-    ['select', 'apply'],
-  );
-}
+const input = tagged<EvalInput, 'kind'>('kind', {
+  file: { kind: oneOf('file'), path: string },
+  expr: { kind: oneOf('expr'), expr: string },
+  flake: { kind: oneOf('flake'), ref: string },
+});
 
-const filter = (v: unknown, where: string) => object<QueryFilter>(v, where, { systems: listOf(string), attrs: listOf(string) }, ['systems', 'attrs']);
+const autoArg: Check<AutoArg> = (v, where) => object<AutoArg>(v, where, { name: string, kind: oneOf('expr', 'string'), value: string });
+
+const config: Check<EvalConfig> = (v, where) =>
+  object<EvalConfig>(v, where, {
+    input,
+    autoArgs: listOf(autoArg),
+    includePaths: listOf(string),
+    nixOptions: listOf(pair),
+    overrideInputs: listOf(pair),
+    impure: boolean,
+    forceRecurse: boolean,
+    meta: boolean,
+    showInputDrvs: boolean,
+    showTrace: boolean,
+    select: optional(string),
+    apply: optional(string),
+    maxMemoryMiB: count,
+    workdir: string,
+  });
+
+const filter: Check<QueryFilter> = (v, where) => object<QueryFilter>(v, where, { systems: optional(listOf(string)), attrs: optional(listOf(string)) });
+
+const request = tagged<DaemonRequest, 'op'>('op', {
+  eval: { v: number, id: count, op: oneOf('eval'), config, workers: count },
+  diff: { v: number, id: count, op: oneOf('diff'), config, workers: count },
+  query: { v: number, id: count, op: oneOf('query'), config, filter },
+  ping: { v: number, id: count, op: oneOf('ping') },
+});
 
 /** Reads one request line, or says what is wrong with it (with its id when it had one). */
 export function parseRequest(line: string): DaemonRequest | { id: number | null; error: string } {
@@ -128,27 +172,11 @@ export function parseRequest(line: string): DaemonRequest | { id: number | null;
   try {
     if (!isObject(value)) throw new Invalid('request must be an object');
     if (value.v !== DAEMON_PROTOCOL_VERSION) throw new Invalid(`protocol version mismatch: the daemon speaks ${DAEMON_PROTOCOL_VERSION}, the request ${JSON.stringify(value.v)}`);
-    const base = { v: number, id: count, op: string };
-    switch (value.op) {
-      case 'eval':
-      case 'diff':
-        return object(value, 'request', { ...base, config, workers: count });
-      case 'query':
-        return object(value, 'request', { ...base, config, filter });
-      case 'ping':
-        return object(value, 'request', base);
-      default:
-        throw new Invalid(`unknown op ${JSON.stringify(value.op)}`);
-    }
+    return request(value, 'request');
   } catch (error) {
     if (error instanceof Invalid) return { id, error: error.message };
     throw error;
   }
-}
-
-function number(v: unknown, where: string): number {
-  if (typeof v !== 'number') throw new Invalid(`${where} must be a number`);
-  return v;
 }
 
 /** Sessions are keyed by the whole configuration: same key, same walk. */

@@ -9,7 +9,7 @@
  *   const diff = await session.diffOnce();
  *   for await (const update of session.watch()) console.log(update);
  */
-import { DEFAULT_MAX_MEMORY_MIB, type EvalConfig } from '../config.js';
+import { completeConfig, type EvalConfig, type SessionConfig } from '../config.js';
 import { evaluate, type EvaluateOptions } from '../evaluate.js';
 import type { EvalEvent } from '../events.js';
 import { watch as watchFiles } from 'node:fs';
@@ -29,27 +29,10 @@ function hasChanges(update: WatchUpdate): boolean {
   return 'diff' in update && update.diff.added.length + update.diff.removed.length + update.diff.changed.length > 0;
 }
 
-/** An evaluation config where everything but the input has a default. */
-export type SessionConfig = Partial<EvalConfig> & Pick<EvalConfig, 'input'>;
+// What Session.open takes, and which the library exports beside Session.
+export type { SessionConfig };
 
 export type SessionOptions = Omit<EvaluateOptions, 'onEvent'>;
-
-export function completeConfig(config: SessionConfig): EvalConfig {
-  return {
-    autoArgs: [],
-    includePaths: [],
-    nixOptions: [],
-    overrideInputs: [],
-    impure: false,
-    forceRecurse: false,
-    meta: false,
-    showInputDrvs: false,
-    showTrace: false,
-    maxMemoryMiB: DEFAULT_MAX_MEMORY_MIB,
-    workdir: process.cwd(),
-    ...config,
-  };
-}
 
 /** A walk that ended early: the message of its fatal error. */
 export class EvaluationFailed extends Error {

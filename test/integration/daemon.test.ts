@@ -1,11 +1,19 @@
-/** evixd as a real process: warm sessions, query, diff, many clients, restarts, a guarded socket. */
-import { copyFile, mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+/**
+ * evixd as a real process: warm sessions, query, diff, many clients, restarts,
+ * a guarded socket. Each test has a daemon of its own, with its own socket and
+ * evaluation cache, so that none depends on what another left behind.
+ */
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ROOT, FIXTURES, derivations, runCli } from '../helpers.js';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import type { DerivationEvent, ErrorEvent } from '../../src/events.js';
+import { ROOT, FIXTURES, derivations, errors, expectMatchesNix, runCli, viaNixEval, viaNixInstantiate } from '../helpers.js';
+
+const JOBS = `${FIXTURES}/jobs.nix`;
+const WIDE = `${FIXTURES}/wide.nix`;
 
 let dir: string;
 let socket: string;
@@ -39,36 +47,81 @@ async function stopDaemon(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
 
 const cli = (args: string[]) => runCli(args, { env: { EVIX_SOCKET: socket } });
 const lines = (stdout: string) => stdout.trim().split('\n').sort();
+const attrsOf = (events: Array<{ attr: string }>) => events.map((e) => e.attr);
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'evix-daemon-'));
-  socket = join(dir, 'run', 'evix.sock');
-  await copyFile(`${FIXTURES}/jobs.nix`, join(dir, 'jobs.nix'));
-  await startDaemon();
-});
-afterAll(async () => {
-  await stopDaemon();
-});
+/** Evaluates through the daemon, which keeps the walk warm; fails the test if that run fails. */
+async function warm(args: string[]) {
+  const run = await cli(['eval', ...args]);
+  expect(run.exitCode, run.stderr).toBe(0);
+  return run;
+}
+
+interface Diff {
+  added: DerivationEvent[];
+  removed: DerivationEvent[];
+  changed: Array<{ attr: string; before: DerivationEvent; after: DerivationEvent }>;
+  errors: ErrorEvent[];
+}
+
+/**
+ * Sends raw bytes on a connection of its own: what came back, and whether
+ * the daemon closed the connection (else it is closed here, after a pause
+ * long enough for the replies).
+ */
+function talk(payload: string): Promise<{ replies: unknown[]; closedByDaemon: boolean }> {
+  return new Promise((resolve) => {
+    const s = connect(socket);
+    let got = '';
+    let closedByDaemon = true;
+    let pause: NodeJS.Timeout | undefined;
+    s.on('data', (chunk) => (got += chunk.toString()));
+    // Writing into a connection the daemon has closed fails; 'close' follows.
+    s.on('error', () => {});
+    s.on('close', () => {
+      clearTimeout(pause);
+      resolve({ replies: got.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as unknown), closedByDaemon });
+    });
+    s.write(payload, () => {
+      if (s.closed) return;
+      pause = setTimeout(() => {
+        closedByDaemon = false;
+        s.end();
+      }, 300);
+    });
+  });
+}
 
 describe('evixd', () => {
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'evix-daemon-'));
+    socket = join(dir, 'run', 'evix.sock');
+    await startDaemon();
+  });
+  afterEach(async () => {
+    await stopDaemon();
+    await rm(dir, { recursive: true, force: true });
+  });
+
   test('the socket is 0600 in a 0700 directory', async () => {
     expect((await stat(socket)).mode & 0o777).toBe(0o600);
     expect((await stat(dirname(socket))).mode & 0o777).toBe(0o700);
   });
 
   test('eval through the daemon prints what a local eval prints, and leaves the session warm', async () => {
-    const jobs = join(dir, 'jobs.nix');
-    const viaDaemon = await cli(['eval', '--file', jobs, '--workers', '2']);
-    const local = await cli(['eval', '--file', jobs, '--no-daemon']);
-    expect(viaDaemon.exitCode).toBe(0);
+    const viaDaemon = await warm(['--file', JOBS, '--workers', '2']);
+    const local = await cli(['eval', '--file', JOBS, '--no-daemon']);
     expect(lines(viaDaemon.stdout)).toEqual(lines(local.stdout));
-    const all = await cli(['query', '--file', jobs]);
-    expect(derivations(all.events).length).toBe(derivations(local.events).length);
+    await expectMatchesNix(viaNixInstantiate(`import ${JOBS} { }`), derivations(viaDaemon.events));
+    // Warm: the daemon answers a query with the walk's derivations and errors
+    // (a query of a configuration it never walked is refused).
+    const query = await cli(['query', '--file', JOBS]);
+    expect(query.exitCode, query.stderr).toBe(0);
+    expect(lines(query.stdout)).toEqual([...derivations(local.events), ...errors(local.events)].map((e) => JSON.stringify(e)).sort());
   });
 
   test('query by system and by attr prefix, exact attr and glob', async () => {
-    const jobs = join(dir, 'jobs.nix');
-    const attrs = async (...args: string[]) => (await cli(['query', '--file', jobs, ...args])).events.map((e) => e.attr);
+    await warm(['--file', JOBS]);
+    const attrs = async (...args: string[]) => attrsOf((await cli(['query', '--file', JOBS, ...args])).events);
     expect(await attrs('--system', 'aarch64-linux')).toEqual(['arm']);
     expect(await attrs('--system', 'aarch64-linux', '--system', 'aarch64-darwin')).toEqual(['arm', 'mac']);
     expect(await attrs('--attr-prefix', 'nested')).toEqual(['nested.deeper.leaf', 'nested.inner']);
@@ -79,81 +132,102 @@ describe('evixd', () => {
   test('diff after an edit: added, removed, changed; the new graph becomes warm', async () => {
     const file = join(dir, 'edited.nix');
     await writeFile(file, '{ a = derivation { name = "a"; system = "x"; builder = "/bin/sh"; }; b = derivation { name = "b"; system = "x"; builder = "/bin/sh"; }; }\n');
-    expect((await cli(['eval', '--file', file])).exitCode).toBe(0);
+    const before = await warm(['--file', file]);
     await writeFile(file, '{ a = derivation { name = "a2"; system = "x"; builder = "/bin/sh"; }; c = derivation { name = "c"; system = "x"; builder = "/bin/sh"; }; d = throw "bad"; }\n');
-    const diff = JSON.parse((await cli(['diff', '--file', file])).stdout) as { added: Array<{ attr: string }>; removed: Array<{ attr: string }>; changed: Array<{ attr: string }>; errors: Array<{ attr: string }> };
-    expect(diff.added.map((d) => d.attr)).toEqual(['c']);
-    expect(diff.removed.map((d) => d.attr)).toEqual(['b']);
-    expect(diff.changed.map((d) => d.attr)).toEqual(['a']);
-    expect(diff.errors.map((d) => d.attr)).toEqual(['d']);
-    const again = JSON.parse((await cli(['diff', '--file', file])).stdout) as typeof diff;
+    const diff = JSON.parse((await cli(['diff', '--file', file])).stdout) as Diff;
+    expect(attrsOf(diff.added)).toEqual(['c']);
+    expect(diff.removed).toEqual(derivations(before.events).filter((d) => d.attr === 'b'));
+    expect(attrsOf(diff.changed)).toEqual(['a']);
+    expect(diff.changed[0]!.before).toEqual(derivations(before.events).find((d) => d.attr === 'a'));
+    expect(attrsOf(diff.errors)).toEqual(['d']);
+    expect(diff.errors[0]!.error).toMatch(/bad/);
+    await expectMatchesNix(viaNixInstantiate(`import ${file}`), [...diff.added, diff.changed[0]!.after]);
+    // The edited walk is the warm one now: the same diff again finds nothing, and a query sees the edit.
+    const again = JSON.parse((await cli(['diff', '--file', file])).stdout) as Diff;
     expect([again.added, again.removed, again.changed]).toEqual([[], [], []]);
+    expect(attrsOf((await cli(['query', '--file', file])).events)).toEqual(['a', 'c', 'd']);
   });
 
   test('many clients at once', async () => {
-    const wide = `${FIXTURES}/wide.nix`;
+    const jobs = await warm(['--file', JOBS]);
     const runs = await Promise.all([
-      cli(['eval', '--file', wide, '--arg', 'count', '100']),
-      cli(['eval', '--file', wide, '--arg', 'count', '200']),
-      cli(['eval', '--file', join(dir, 'jobs.nix')]),
-      cli(['query', '--file', join(dir, 'jobs.nix'), '--system', 'aarch64-darwin']),
+      cli(['eval', '--file', WIDE, '--arg', 'count', '100']),
+      cli(['eval', '--file', WIDE, '--arg', 'count', '200']),
+      cli(['eval', '--file', JOBS]),
+      cli(['query', '--file', JOBS, '--system', 'aarch64-darwin']),
     ]);
-    expect(derivations(runs[0]!.events)).toHaveLength(100);
-    expect(derivations(runs[1]!.events)).toHaveLength(200);
-    expect(runs.every((r) => r.exitCode === 0)).toBe(true);
+    expect(runs.map((r) => r.exitCode)).toEqual([0, 0, 0, 0]);
+    // Each client has its own walk's events, whole, and none of another's.
+    for (const [run, count] of [
+      [runs[0]!, 100],
+      [runs[1]!, 200],
+    ] as const) {
+      const names = derivations(run.events).map((d) => d.name);
+      expect(names.toSorted()).toEqual(Array.from({ length: count }, (_, i) => `wide-${i}`).toSorted());
+      await expectMatchesNix(viaNixInstantiate(`import ${WIDE} { count = ${count}; }`), derivations(run.events).filter((_, i) => i % 25 === 0));
+    }
+    expect(lines(runs[2]!.stdout)).toEqual(lines(jobs.stdout));
+    expect(runs[3]!.events).toEqual(derivations(jobs.events).filter((d) => d.system === 'aarch64-darwin'));
   });
 
   test('bad requests get an error reply, an oversized one closes the connection, and the daemon serves on', async () => {
-    const talk = (payload: string) =>
-      new Promise<string>((resolve) => {
-        const s = connect(socket);
-        let got = '';
-        s.on('data', (chunk) => (got += chunk.toString()));
-        s.on('close', () => resolve(got));
-        s.on('error', () => resolve(got));
-        s.write(payload, () => setTimeout(() => s.end(), 300));
-      });
-    expect(JSON.parse(await talk('not json\n'))).toEqual({ id: null, error: 'request is not JSON' });
-    expect(JSON.parse(await talk('{"v":1,"id":5,"op":"ping","extra":true}\n'))).toEqual({ id: 5, error: 'unknown field request.extra' });
-    expect(JSON.parse(await talk('{"v":9,"id":6,"op":"ping"}\n'))).toEqual({ id: 6, error: 'protocol version mismatch: the daemon speaks 1, the request 9' });
-    expect(JSON.parse(await talk('{"v":1,"id":7,"op":"query","config":{"input":{"kind":"file"}},"filter":{}}\n')).error).toBe('missing field request.config.input.path');
-    expect(JSON.parse(await talk('{"v":1,"id":8,"op":"ping"}\n'))).toEqual({ id: 8, pong: { version: 1 } });
-    const oversized = await talk('x'.repeat(2 * 1024 * 1024));
-    expect(JSON.parse(oversized.split('\n')[0]!)).toEqual({ id: null, error: 'request over 1048576 bytes' });
-    expect((await cli(['query', '--file', join(dir, 'jobs.nix'), '--system', 'aarch64-linux'])).exitCode).toBe(0);
+    // One connection: each bad line has its answer, and the connection stays open for the next.
+    const bad = await talk(['not json', '{"v":1,"id":5,"op":"ping","extra":true}', '{"v":9,"id":6,"op":"ping"}', '{"v":1,"id":7,"op":"query","config":{"input":{"kind":"file"}},"filter":{}}', '{"v":1,"id":8,"op":"ping"}', ''].join('\n'));
+    expect(bad).toEqual({
+      replies: [
+        { id: null, error: 'request is not JSON' },
+        { id: 5, error: 'unknown field request.extra' },
+        { id: 6, error: 'protocol version mismatch: the daemon speaks 1, the request 9' },
+        { id: 7, error: 'missing field request.config.input.path' },
+        { id: 8, pong: { version: 1 } },
+      ],
+      closedByDaemon: false,
+    });
+    expect(await talk('x'.repeat(2 * 1024 * 1024))).toEqual({ replies: [{ id: null, error: 'request over 1048576 bytes' }], closedByDaemon: true });
+    expect(await talk('{"v":1,"id":9,"op":"ping"}\n')).toEqual({ replies: [{ id: 9, pong: { version: 1 } }], closedByDaemon: false });
+    const served = await warm(['--file', JOBS]);
+    await expectMatchesNix(viaNixInstantiate(`import ${JOBS} { }`), derivations(served.events));
   });
 
   test('killed and started again: no warm session until an eval warms one', async () => {
+    await warm(['--file', JOBS]);
+    expect((await cli(['query', '--file', JOBS])).exitCode).toBe(0);
     await stopDaemon('SIGKILL');
     await startDaemon();
-    const cold = await cli(['query', '--file', join(dir, 'jobs.nix')]);
+    const cold = await cli(['query', '--file', JOBS]);
     expect(cold.exitCode).toBe(1);
     expect(cold.stderr).toBe('evix: no warm session for this configuration: run evix eval first');
-    expect((await cli(['eval', '--file', join(dir, 'jobs.nix')])).exitCode).toBe(0);
-    expect((await cli(['query', '--file', join(dir, 'jobs.nix'), '--system', 'aarch64-linux'])).events.map((e) => e.attr)).toEqual(['arm']);
+    await warm(['--file', JOBS]);
+    expect(attrsOf((await cli(['query', '--file', JOBS, '--system', 'aarch64-linux'])).events)).toEqual(['arm']);
   });
 
   test('a restarted daemon is warm again from the evaluation cache', async () => {
     const flake = join(dir, 'flake');
     await mkdir(flake, { recursive: true });
     await writeFile(join(flake, 'flake.nix'), '{ outputs = { self }: { hydraJobs.a = derivation { name = "cached-a"; system = "x"; builder = "/bin/sh"; }; }; }\n');
-    expect((await cli(['eval', '--flake', `${flake}#hydraJobs`])).exitCode).toBe(0);
+    const first = await warm(['--flake', `${flake}#hydraJobs`]);
     expect(daemonLog).not.toMatch(/replaying the walk/);
     await stopDaemon('SIGKILL');
     await startDaemon();
-    const again = await cli(['eval', '--flake', `${flake}#hydraJobs`]);
-    expect(derivations(again.events).map((d) => d.name)).toEqual(['cached-a']);
+    const again = await warm(['--flake', `${flake}#hydraJobs`]);
     expect(daemonLog).toMatch(/replaying the walk from the evaluation cache/);
-    expect((await cli(['query', '--flake', `${flake}#hydraJobs`])).events.map((e) => e.attr)).toEqual(['a']);
+    expect(lines(again.stdout)).toEqual(lines(first.stdout));
+    await expectMatchesNix(viaNixEval(`${flake}#hydraJobs`), derivations(again.events));
+    expect(attrsOf((await cli(['query', '--flake', `${flake}#hydraJobs`])).events)).toEqual(['a']);
   });
+});
 
-  test('without a daemon, eval runs here and query says how to get one', async () => {
-    const elsewhere = { EVIX_SOCKET: join(dir, 'nobody', 'evix.sock') };
-    const run = await runCli(['eval', '--file', join(dir, 'jobs.nix')], { env: elsewhere });
-    expect(run.exitCode).toBe(0);
-    const query = await runCli(['query', '--file', join(dir, 'jobs.nix')], { env: elsewhere });
+test('without a daemon, eval runs here and query says how to get one', async () => {
+  const nobody = await mkdtemp(join(tmpdir(), 'evix-no-daemon-'));
+  const elsewhere = { EVIX_SOCKET: join(nobody, 'evix.sock') };
+  try {
+    const run = await runCli(['eval', '--file', JOBS], { env: elsewhere });
+    expect(run.exitCode, run.stderr).toBe(0);
+    await expectMatchesNix(viaNixInstantiate(`import ${JOBS} { }`), derivations(run.events));
+    const query = await runCli(['query', '--file', JOBS], { env: elsewhere });
     expect(query.exitCode).toBe(1);
-    expect(query.stderr).toMatch(/^evix: no evix daemon answers at .*: start one with evix daemon --foreground$/);
-    expect(await readFile(join(dir, 'jobs.nix'), 'utf8')).toContain('recurseForDerivations');
-  });
+    expect(query.stderr).toBe(`evix: no evix daemon answers at ${elsewhere.EVIX_SOCKET}: start one with evix daemon --foreground`);
+  } finally {
+    await rm(nobody, { recursive: true, force: true });
+  }
 });

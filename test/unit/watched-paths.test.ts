@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
-import { completeConfig } from '../../src/session/session.js';
+import { completeConfig } from '../../src/config.js';
 import { NotWatchable, localFlakeDirectory, watchedPaths } from '../../src/session/watched-paths.js';
 
 test('local flake references and remote ones', () => {
