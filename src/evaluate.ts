@@ -8,11 +8,14 @@ import { EvalCache, cacheKey, type CacheIdentity } from './cache/eval-cache.js';
 import type { EvalConfig, WorkerConfig } from './config.js';
 import type { AttrPath } from './nix/syntax.js';
 import { isDerivationEvent, type EvalEvent } from './events.js';
+import { InputError } from './failures.js';
 import { silentLogger, type Logger } from './log.js';
 import type { RunResult, RunSnapshot } from './master/run.js';
 import type { Worker } from './master/worker.js';
 import { prepareRun, type PreparedRun } from './prepare.js';
-import type { Endpoint, RemoteTimeouts, RemoteTls } from './remote/remote-worker.js';
+import type { RemoteTls } from './remote/client-handshake.js';
+import type { RemoteTimeouts } from './remote/connection-keeper.js';
+import type { Endpoint } from './remote/endpoint.js';
 import type { LocalWorker } from './worker/local-worker.js';
 
 /** `--remote HOST:PORT SYSTEMS N`: N connections, each a worker owning SYSTEMS (none: any). */
@@ -30,6 +33,8 @@ export interface EvaluateOptions {
   remoteTls?: RemoteTls;
   remoteTimeouts?: Partial<RemoteTimeouts>;
   onEvent: (event: EvalEvent) => void;
+  /** Back-pressure: undefined while the consumer takes events, else a promise settled once it takes more. */
+  consumerReady?: () => Promise<void> | undefined;
   log?: Logger;
   gcRootsDir?: string;
   /** Add cacheStatus, isCached, neededBuilds and neededSubstitutes to derivations. */
@@ -49,10 +54,17 @@ export interface EvaluateOptions {
 
 export async function evaluate(config: EvalConfig, options: EvaluateOptions): Promise<RunResult> {
   const log = options.log ?? silentLogger;
+  let prepared: PreparedRun;
+  try {
+    prepared = await (options.prepared ?? prepareRun(config, options.evalCache !== undefined));
+  } catch (error) {
+    if (error instanceof InputError) return { fatal: { kind: 'input', message: error.message }, completed: 0 };
+    throw error;
+  }
   const {
     resolved: { config: workerConfig, pin },
     nix,
-  } = await (options.prepared ?? prepareRun(config, options.evalCache !== undefined));
+  } = prepared;
   // What a run does not use is not loaded: a cache hit starts no evaluator.
   const gcRoots = options.gcRootsDir === undefined ? undefined : new (await import('./sinks/gc-roots.js')).GcRootsSink(options.gcRootsDir, log);
   // Events flow: run -> constituents -> cache status -> the caller and GC roots.
@@ -73,7 +85,7 @@ export async function evaluate(config: EvalConfig, options: EvaluateOptions): Pr
   if (result.fatal === undefined) await constituents?.finish();
   await cacheStatus?.drain();
   const failedRoots = (await gcRoots?.drain()) ?? 0;
-  if (failedRoots > 0 && result.fatal === undefined) return { ...result, fatal: `${failedRoots} gc roots could not be added` };
+  if (failedRoots > 0 && result.fatal === undefined) return { ...result, fatal: { kind: 'output', message: `${failedRoots} gc roots could not be added` } };
   return result;
 }
 
@@ -111,12 +123,13 @@ async function runWorkers(
     ),
   );
   const workers: Worker[] = [...locals, ...remotes];
-  if (workers.length === 0) return { fatal: 'no workers: give --workers N or --remote', completed: 0 };
+  if (workers.length === 0) return { fatal: { kind: 'workers', message: 'no workers: give --workers N or --remote' }, completed: 0 };
   return runEvaluation({
     workers,
     config: workerConfig,
     log,
     signal: options.signal,
+    ...(options.consumerReady ? { consumerReady: options.consumerReady } : {}),
     ...(roots ? { roots } : {}),
     ...(options.observe ? { observe: options.observe } : {}),
     onEvent,

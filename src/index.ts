@@ -1,6 +1,6 @@
 /** The evix library: evaluate an attribute tree from TypeScript. */
 export { evaluate, type EvaluateOptions } from './evaluate.js';
-export { InputError } from './resolve.js';
+export { InputError, type RunFailure } from './failures.js';
 export type { RunResult } from './master/run.js';
 export type { AutoArg, EvalConfig, EvalInput, EvalOptions } from './config.js';
 export { DEFAULT_MAX_MEMORY_MIB } from './config.js';

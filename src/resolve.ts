@@ -6,15 +6,9 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { EvalConfig, WorkerConfig } from './config.js';
+import { InputError } from './failures.js';
 import { NixCommandError, checkParse, type LabelledExpression } from './nix/commands.js';
 import { lockFlake } from './nix/flake.js';
-
-export class InputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'InputError';
-  }
-}
 
 export interface Resolved {
   config: WorkerConfig;
@@ -34,7 +28,7 @@ export async function resolveConfig(config: EvalConfig): Promise<Resolved> {
     const [resolved] = await Promise.all([resolveInput(config), checkParse(expressions, config.workdir)]);
     return { config: { ...options, input: resolved.input }, ...(resolved.pin ? { pin: resolved.pin } : {}) };
   } catch (error) {
-    if (error instanceof NixCommandError) throw new InputError(error.message);
+    if (error instanceof NixCommandError) throw new InputError(error.message, { cause: error });
     throw error;
   }
 }

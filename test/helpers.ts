@@ -10,6 +10,7 @@ import { expect } from 'vitest';
 import { completeConfig, type EvalConfig } from '../src/config.js';
 import { evaluate, type EvaluateOptions } from '../src/evaluate.js';
 import { isDerivationEvent, isErrorEvent, type DerivationEvent, type EvalEvent } from '../src/events.js';
+import type { RunFailure } from '../src/failures.js';
 import { nixString } from '../src/nix/syntax.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -42,7 +43,7 @@ export async function collect(
   cfg: EvalConfig,
   workers = 1,
   options: Partial<EvaluateOptions> = {},
-): Promise<{ events: EvalEvent[]; fatal: string | undefined }> {
+): Promise<{ events: EvalEvent[]; fatal: RunFailure | undefined }> {
   const events: EvalEvent[] = [];
   const also = options.onEvent;
   const result = await evaluate(cfg, {

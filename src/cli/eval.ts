@@ -87,6 +87,7 @@ export function evalCommand(): Command {
             remoteToken,
             ...(ca || cert ? { remoteTls: { ca, cert, key } } : {}),
             onEvent: out.write,
+            consumerReady: out.ready,
             checkCacheStatus: flags.checkCacheStatus ?? false,
             constituents: flags.constituents ?? false,
             ...(evalCache ? { evalCache } : {}),

@@ -12,5 +12,5 @@ export function fail(status: number, message: string): void {
 
 /** A fatal run exits 1 with Nix's message on one line; an interrupted one keeps its signal status. */
 export function reportRun(result: RunResult): void {
-  if (result.fatal !== undefined && process.exitCode === undefined) fail(EXIT_FATAL, summarizeNixError(result.fatal));
+  if (result.fatal !== undefined && process.exitCode === undefined) fail(EXIT_FATAL, summarizeNixError(result.fatal.message));
 }

@@ -4,7 +4,6 @@
  * errors are one line on stderr, never a stack trace.
  */
 import { CommanderError, type Command } from 'commander';
-import { InputError } from '../resolve.js';
 import { UsageError, joinOptionValues } from './argv.js';
 import { MULTI_VALUE_OPTIONS } from './config-options.js';
 import { EXIT_FATAL, EXIT_USAGE, fail } from './report.js';
@@ -28,7 +27,6 @@ export async function runProgram(program: Command, argv: string[]): Promise<void
       return fail(EXIT_USAGE, error.message.replace(/^error: /, ''));
     }
     if (error instanceof UsageError) return fail(EXIT_USAGE, error.message);
-    if (error instanceof InputError) return fail(EXIT_FATAL, error.message);
     return fail(EXIT_FATAL, (error as Error).message);
   }
 }

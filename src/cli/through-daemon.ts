@@ -20,7 +20,7 @@ export async function evaluateThroughDaemon(config: EvalConfig, workers: number,
         if (reply.done.fatal !== undefined) result = { ...result, fatal: reply.done.fatal };
         return true;
       } else if ('error' in reply) {
-        result = { ...result, fatal: `daemon: ${reply.error}` };
+        result = { ...result, fatal: { kind: 'daemon', message: `daemon: ${reply.error}` } };
       }
       return false;
     });

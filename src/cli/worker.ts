@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { DEFAULT_MAX_MEMORY_MIB } from '../config.js';
 import { isLoopback, parseEndpoint } from '../remote/endpoint.js';
-import { DEFAULT_ALLOWED_OPTIONS } from '../worker/policy.js';
+import { DEFAULT_ALLOWED_OPTIONS } from '../remote/policy.js';
 import { UsageError } from './argv.js';
 import { logLevelOf, withLogOptions, type LogFlags } from './logging.js';
 import { positiveInteger } from './numbers.js';
@@ -47,7 +47,7 @@ export function workerCommand(): Command {
       const key = readFileOption('--tls-key', flags.tlsKey);
       const ca = readFileOption('--tls-ca', flags.tlsCa);
       if (ca && !cert) throw new UsageError('--tls-ca needs --tls-cert and --tls-key');
-      const [{ createLogger }, { WorkerServer }] = await Promise.all([import('../log.js'), import('../worker/server.js')]);
+      const [{ createLogger }, { WorkerServer }] = await Promise.all([import('../log.js'), import('../remote/worker-server.js')]);
       const log = createLogger(logLevelOf(flags));
       const server = new WorkerServer({
         host: endpoint.host,

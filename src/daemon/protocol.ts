@@ -13,6 +13,7 @@
 import { canonicalJson } from '../canonical-json.js';
 import type { AutoArg, EvalConfig, EvalInput } from '../config.js';
 import type { EvalEvent } from '../events.js';
+import type { RunFailure } from '../failures.js';
 import type { GraphDiff, QueryFilter } from '../session/graph.js';
 
 export const DAEMON_PROTOCOL_VERSION = 1;
@@ -26,7 +27,7 @@ export type DaemonRequest =
 
 export type DaemonReply =
   | { id: number; event: EvalEvent }
-  | { id: number; done: { fatal?: string } }
+  | { id: number; done: { fatal?: RunFailure } }
   | { id: number; events: EvalEvent[] }
   | { id: number; diff: GraphDiff }
   | { id: number; pong: { version: number } }

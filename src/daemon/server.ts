@@ -9,7 +9,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { defaultCacheDirectory } from '../cache/directory.js';
 import type { EvalConfig } from '../config.js';
 import type { Logger } from '../log.js';
-import { Session } from '../session/session.js';
+import { EvaluationFailed, Session } from '../session/session.js';
 import { LineSplitter } from '../lines.js';
 import { DAEMON_PROTOCOL_VERSION, MAX_REQUEST_BYTES, parseRequest, sessionKey, type DaemonReply, type DaemonRequest } from './protocol.js';
 import { preparePrivateDirectory } from './socket-path.js';
@@ -74,7 +74,7 @@ export class DaemonServer {
       await this.#run(request, send);
     } catch (error) {
       const message = (error as Error).message;
-      if (request.op === 'eval') send({ id: request.id, done: { fatal: message } });
+      if (request.op === 'eval') send({ id: request.id, done: { fatal: error instanceof EvaluationFailed ? error.failure : { kind: 'daemon', message } } });
       else send({ id: request.id, error: message });
     }
   }

@@ -8,17 +8,6 @@
  */
 export const FAST_ITEM_MS = 10;
 
-/** Requests a local worker keeps in flight at most: enough to hide the round trip to its child. */
-export const PIPELINE_DEPTH = 4;
-
-/**
- * Requests a remote worker keeps in flight at most. Deeper than a local
- * one's: the round trip is a network's, and a remote sends its answers in
- * batches while enough work is queued behind them (src/worker/server.ts),
- * which needs that work to be there.
- */
-export const REMOTE_PIPELINE_DEPTH = 32;
-
 export class PipelineDepth {
   readonly max: number;
   #fastStreak = 0;

@@ -11,6 +11,9 @@
  * - A worker that fails or leaves mid-item puts its item back on the queue.
  * - An error at the root is fatal: there is nothing else to walk.
  * - The run is over when the queue is empty and no worker is busy.
+ *
+ * It is the one owner of the run's counts (queued, held, completed, errors):
+ * the dispatcher and the progress display read them here.
  */
 import {
   isAttrsetEvent,
@@ -20,6 +23,7 @@ import {
   type EvalEvent,
   type WorkResult,
 } from '../events.js';
+import type { RunFailure } from '../failures.js';
 import { formatAttrPath, type AttrPath } from '../nix/syntax.js';
 
 export interface WorkItem {
@@ -37,15 +41,15 @@ export type Outcome =
   | { kind: 'event'; event: EvalEvent }
   | { kind: 'skip' }
   | { kind: 'requeued' }
-  | { kind: 'fatal'; message: string; event?: EvalEvent };
+  | { kind: 'fatal'; failure: RunFailure; event?: EvalEvent };
 
 export class Scheduler {
   readonly #queue: WorkItem[] = [];
   readonly #busy = new Map<string, Set<WorkItem>>();
-  #busyCount = 0;
   readonly #workers = new Map<string, OwnedSystems>();
-  #fatal: string | undefined;
+  #fatal: RunFailure | undefined;
   #completed = 0;
+  #errors = 0;
 
   /** Seeds the queue with the walk's roots: the tree's root by default. */
   constructor(roots: readonly AttrPath[] = [[]]) {
@@ -57,19 +61,27 @@ export class Scheduler {
   }
 
   /**
-   * A worker is gone. Its item goes back on the queue. Returns a fatal message
-   * when no worker is left while work remains, or when a waiting item has now
-   * been rejected by every remaining worker.
+   * A worker is gone (`why`: its last error). Its items go back on the
+   * queue. Returns the run's failure when no worker is left while work
+   * remains, or when a waiting item has now been rejected by every
+   * remaining worker.
    */
-  removeWorker(id: string): string | undefined {
+  removeWorker(id: string, why?: string): RunFailure | undefined {
     this.#requeueBusy(id);
     this.#workers.delete(id);
-    if (this.#workers.size === 0 && !this.done) return this.#fail('no worker is left to evaluate the remaining attributes');
+    if (this.#workers.size === 0 && !this.done) {
+      return this.#fail({ kind: 'workers', message: `no worker is left to evaluate the remaining attributes${why ? ` (${id}: ${why})` : ''}` });
+    }
     for (const item of this.#queue) {
-      const message = this.#unacceptable(item);
-      if (message) return this.#fail(message);
+      const failure = this.#unacceptable(item);
+      if (failure) return this.#fail(failure);
     }
     return undefined;
+  }
+
+  /** How many items `workerId` holds now. */
+  holding(workerId: string): number {
+    return this.#busy.get(workerId)?.size ?? 0;
   }
 
   /** The next item for `workerId`, now busy; undefined when none is eligible. */
@@ -82,26 +94,24 @@ export class Scheduler {
     let held = this.#busy.get(workerId);
     if (!held) this.#busy.set(workerId, (held = new Set()));
     held.add(item);
-    this.#busyCount++;
     return item;
   }
 
   /** A worker answered `item`. */
   complete(workerId: string, item: WorkItem, result: WorkResult): Outcome {
     if (!this.#busy.get(workerId)?.delete(item)) throw new Error(`worker ${workerId} completed an item it does not hold`);
-    this.#busyCount--;
     if (isDerivationEvent(result) && !owns(this.#workers.get(workerId), result.system)) {
       item.rejectedBy.add(workerId);
       item.system = result.system;
       this.#queue.push(item);
-      const message = this.#unacceptable(item);
-      return message ? { kind: 'fatal', message: this.#fail(message) } : { kind: 'requeued' };
+      const failure = this.#unacceptable(item);
+      return failure ? { kind: 'fatal', failure: this.#fail(failure) } : { kind: 'requeued' };
     }
     this.#completed++;
     if (isSkip(result)) return { kind: 'skip' };
-    if (isErrorEvent(result) && item.path.length === 0) {
-      const event = { ...result, fatal: true };
-      return { kind: 'fatal', message: this.#fail(result.error), event };
+    if (isErrorEvent(result)) {
+      this.#errors++;
+      if (item.path.length === 0) return { kind: 'fatal', failure: this.#fail({ kind: 'input', message: result.error }), event: { ...result, fatal: true } };
     }
     if (isAttrsetEvent(result)) {
       for (const name of result.attrs) this.#queue.push({ path: [...item.path, name], rejectedBy: new Set() });
@@ -112,40 +122,45 @@ export class Scheduler {
   /** A worker could not answer `item` (it died, lost its connection): retry elsewhere. */
   fail(workerId: string, item: WorkItem): void {
     if (!this.#busy.get(workerId)?.delete(item)) return;
-    this.#busyCount--;
     this.#queue.unshift(item);
   }
 
   get done(): boolean {
-    return this.#fatal !== undefined || (this.#queue.length === 0 && this.#busyCount === 0);
+    return this.#fatal !== undefined || (this.#queue.length === 0 && this.#held() === 0);
   }
 
-  get fatal(): string | undefined {
+  get fatal(): RunFailure | undefined {
     return this.#fatal;
   }
 
-  get stats(): { queued: number; busy: number; busyWorkers: number; completed: number; workers: number } {
+  get stats(): { queued: number; busy: number; busyWorkers: number; completed: number; errors: number; workers: number } {
     let busyWorkers = 0;
     for (const held of this.#busy.values()) if (held.size > 0) busyWorkers++;
-    return { queued: this.#queue.length, busy: this.#busyCount, busyWorkers, completed: this.#completed, workers: this.#workers.size };
+    return { queued: this.#queue.length, busy: this.#held(), busyWorkers, completed: this.#completed, errors: this.#errors, workers: this.#workers.size };
+  }
+
+  /** Items held by all workers: a sum over the few workers, so no count is kept beside the sets. */
+  #held(): number {
+    let held = 0;
+    for (const items of this.#busy.values()) held += items.size;
+    return held;
   }
 
   #requeueBusy(workerId: string): void {
     const held = [...(this.#busy.get(workerId) ?? [])];
     this.#busy.delete(workerId);
-    this.#busyCount -= held.length;
     this.#queue.unshift(...held);
   }
 
-  /** The fatal message when every current worker has rejected `item`. */
-  #unacceptable(item: WorkItem): string | undefined {
+  /** The failure when every current worker has rejected `item`. */
+  #unacceptable(item: WorkItem): RunFailure | undefined {
     if (item.rejectedBy.size === 0) return undefined;
     for (const id of this.#workers.keys()) if (!item.rejectedBy.has(id)) return undefined;
-    return `no worker accepted derivation at ${formatAttrPath(item.path)} for system ${item.system ?? 'unknown'}`;
+    return { kind: 'unroutable', message: `no worker accepted derivation at ${formatAttrPath(item.path)} for system ${item.system ?? 'unknown'}` };
   }
 
-  #fail(message: string): string {
-    this.#fatal ??= message;
+  #fail(failure: RunFailure): RunFailure {
+    this.#fatal ??= failure;
     return this.#fatal;
   }
 }

@@ -5,6 +5,7 @@
  */
 import type { WorkerConfig } from '../config.js';
 import type { WorkResult } from '../events.js';
+import type { Logger } from '../log.js';
 import type { AttrPath } from '../nix/syntax.js';
 import type { OwnedSystems } from './scheduler.js';
 
@@ -13,13 +14,11 @@ export interface Worker {
   readonly id: string;
   /** Systems whose derivations this worker may produce; undefined for any. */
   readonly systems: OwnedSystems;
-  /** The most items it may ever hold at once (evaluate() calls in flight). */
-  readonly maxCapacity: number;
   /**
-   * Items it wants to hold now, at most maxCapacity. Read before each item,
-   * so a worker can pipeline cheap items and take heavy ones one at a time.
+   * The most items it may hold at once (evaluate() calls in flight). The
+   * dispatcher holds it to fewer while items are slow (PipelineDepth).
    */
-  readonly capacity: number;
+  readonly maxCapacity: number;
   /** Prepares the worker for `config`. Rejects when the evaluation cannot be set up at all. */
   setup(config: WorkerConfig): Promise<void>;
   /**
@@ -39,8 +38,13 @@ export interface Worker {
 
 /** The worker lost its means to evaluate (a connection) but may get it back: see recover(). */
 export class WorkerUnavailableError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'WorkerUnavailableError';
   }
+}
+
+/** Closes a worker; a failure to close is logged, not thrown: the run's outcome does not depend on it. */
+export function closeWorker(worker: Worker, log: Logger): Promise<void> {
+  return worker.close().catch((error: unknown) => log.debug({ worker: worker.id, err: (error as Error).message }, 'closing a worker failed'));
 }

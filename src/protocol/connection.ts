@@ -27,6 +27,7 @@ export class MessageConnection<In, Out> {
   #onMessage: (message: In) => void = () => {};
   #onClose: (error: Error | undefined) => void = () => {};
   #closed = false;
+  #ending = false;
   #error: Error | undefined;
   #lastReceivedAt = Date.now();
   #corked = false;
@@ -115,9 +116,9 @@ export class MessageConnection<In, Out> {
     this.#socket.uncork();
   }
 
-  /** Encodes a message into the corked socket; false once closed. */
+  /** Encodes a message into the corked socket; false once closed or ending. */
   #queue(message: Out): boolean {
-    if (this.#closed) return false;
+    if (this.#closed || this.#ending) return false;
     if (!this.#corked) {
       this.#corked = true;
       this.#socket.cork();
@@ -126,9 +127,10 @@ export class MessageConnection<In, Out> {
     return true;
   }
 
-  /** Sends `last` (if any), then ends the connection once it is flushed. */
+  /** Sends `last` (if any), then ends the connection once it is flushed; later calls do nothing. */
   end(last?: Out): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#ending) return;
+    this.#ending = true;
     this.flush();
     if (last !== undefined) this.#socket.end(this.#codec.encode(last));
     else this.#socket.end();

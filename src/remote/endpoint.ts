@@ -1,5 +1,14 @@
 /** `host:port` and `[v6]:port` as given on the command line. */
-import type { Endpoint } from './remote-worker.js';
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+/** How a worker is named in messages: `host:port`. */
+export function formatEndpoint({ host, port }: Endpoint): string {
+  return `${host}:${port}`;
+}
 
 export function parseEndpoint(text: string): Endpoint | { error: string } {
   const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);

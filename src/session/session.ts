@@ -12,9 +12,14 @@
 import { completeConfig, type EvalConfig, type SessionConfig } from '../config.js';
 import { evaluate, type EvaluateOptions } from '../evaluate.js';
 import type { EvalEvent } from '../events.js';
+import type { RunFailure } from '../failures.js';
+import type { RunResult } from '../master/run.js';
 import { watch as watchFiles } from 'node:fs';
 import { addToGraph, diffGraphs, emptyGraph, queryGraph, type Graph, type GraphDiff, type QueryFilter } from './graph.js';
 import { watchedPaths } from './watched-paths.js';
+
+/** Events stream() keeps for a caller that has not taken them yet, before the walk waits for it. */
+const STREAM_HIGH_WATER = 256;
 
 /** One step of watch(): what changed, or why this evaluation failed. */
 export type WatchUpdate = { diff: GraphDiff } | { error: string };
@@ -34,11 +39,14 @@ export type { SessionConfig };
 
 export type SessionOptions = Omit<EvaluateOptions, 'onEvent'>;
 
-/** A walk that ended early: the message of its fatal error. */
+/** A walk that ended early: its message is the failure's. */
 export class EvaluationFailed extends Error {
-  constructor(message: string) {
-    super(message);
+  readonly failure: RunFailure;
+
+  constructor(failure: RunFailure) {
+    super(failure.message);
     this.name = 'EvaluationFailed';
+    this.failure = failure;
   }
 }
 
@@ -71,16 +79,30 @@ export class Session {
     this.#streamed = true;
     const queue: EvalEvent[] = [];
     let wake: (() => void) | undefined;
+    // Back-pressure: past the high-water mark the walk hands out no new work
+    // until the caller has taken the queue below it, so a caller that awaits
+    // between events does not make the queue grow with the walk.
+    let drained: { promise: Promise<void>; resolve: () => void } | undefined;
+    const consumerReady = () => {
+      if (queue.length < STREAM_HIGH_WATER) return undefined;
+      return (drained ??= Promise.withResolvers<void>()).promise;
+    };
     let outcome: { error?: unknown } | undefined;
-    void this.refresh((event) => {
+    void this.#refresh((event) => {
       queue.push(event);
       wake?.();
-    }).then(
-      () => (outcome = {}),
-      (error: unknown) => (outcome = { error }),
-    ).finally(() => wake?.());
+    }, consumerReady)
+      .then(
+        () => (outcome = {}),
+        (error: unknown) => (outcome = { error }),
+      )
+      .finally(() => wake?.());
     for (;;) {
       const event = queue.shift();
+      if (queue.length < STREAM_HIGH_WATER / 2 && drained) {
+        drained.resolve();
+        drained = undefined;
+      }
       if (event) yield event;
       else if (outcome) break;
       else await new Promise<void>((resolve) => (wake = resolve));
@@ -110,12 +132,16 @@ export class Session {
    * the warm graph and the difference with the previous one is returned; a
    * fatal error leaves the previous graph warm and throws EvaluationFailed.
    */
-  async refresh(onEvent?: (event: EvalEvent) => void): Promise<GraphDiff> {
+  refresh(onEvent?: (event: EvalEvent) => void): Promise<GraphDiff> {
+    return this.#refresh(onEvent);
+  }
+
+  async #refresh(onEvent?: (event: EvalEvent) => void, consumerReady?: () => Promise<void> | undefined): Promise<GraphDiff> {
     const graph = emptyGraph();
     const result = await this.#walk((event) => {
       addToGraph(graph, event);
       onEvent?.(event);
-    });
+    }, consumerReady);
     if (result.fatal !== undefined) throw new EvaluationFailed(result.fatal);
     const diff = diffGraphs(this.#graph ?? emptyGraph(), graph);
     this.#graph = graph;
@@ -173,7 +199,7 @@ export class Session {
     }
   }
 
-  #walk(onEvent: (event: EvalEvent) => void): Promise<{ fatal?: string }> {
-    return evaluate(this.config, { ...this.#options, onEvent });
+  #walk(onEvent: (event: EvalEvent) => void, consumerReady?: () => Promise<void> | undefined): Promise<RunResult> {
+    return evaluate(this.config, { ...this.#options, onEvent, ...(consumerReady ? { consumerReady } : {}) });
   }
 }

@@ -3,6 +3,9 @@
  * are gathered and written once per turn of the event loop (or every 64 KiB)
  * instead of one write per event: thousands of small writes cost more than
  * the evaluation of small attributes.
+ *
+ * ready() is the sink's back-pressure: while the stream has more buffered
+ * than it wants (a pipe into a slow program), the run hands out no new work.
  */
 import type { Writable } from 'node:stream';
 import type { EvalEvent } from '../events.js';
@@ -15,6 +18,7 @@ export class NdjsonSink {
   readonly #format: OutputFormat;
   #pending = '';
   #scheduled = false;
+  #drained: Promise<void> | undefined;
 
   constructor(out: Writable, format: OutputFormat = 'evix') {
     this.#out = out;
@@ -30,6 +34,21 @@ export class NdjsonSink {
       this.#scheduled = true;
       setImmediate(() => this.flush());
     }
+  };
+
+  /** Undefined while the stream takes more; otherwise settles once it has drained (or closed). */
+  readonly ready = (): Promise<void> | undefined => {
+    if (!this.#out.writableNeedDrain) return undefined;
+    this.#drained ??= new Promise<void>((resolve) => {
+      // A stream that closes or fails will not drain: nothing to wait for then.
+      const settle = () => {
+        this.#out.off('drain', settle).off('close', settle).off('error', settle);
+        this.#drained = undefined;
+        resolve();
+      };
+      this.#out.on('drain', settle).on('close', settle).on('error', settle);
+    });
+    return this.#drained;
   };
 
   /** Writes what is gathered now. */

@@ -21,20 +21,13 @@
 import { readFile } from 'node:fs/promises';
 import type { WorkerConfig } from '../config.js';
 import type { WorkResult } from '../events.js';
+import { InputError } from '../failures.js';
 import type { Logger } from '../log.js';
 import { formatAttrPath, type AttrPath } from '../nix/syntax.js';
 import { parseInputDrvs } from '../nix/derivation-file.js';
 import { NixRepl, ReplExitedError } from './nix-repl.js';
 import { describeRequest, setupLines } from './nix-helpers.js';
 import { parsePrintedString, splitOutput, type ReplResponse } from './repl-framer.js';
-
-/** The evaluation could not be set up (bad --arg, unreadable input...): fatal for the run. */
-export class SetupError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SetupError';
-  }
-}
 
 export interface EvaluateOutcome {
   result: WorkResult;
@@ -72,7 +65,7 @@ export class Evaluator {
     this.#log = log;
   }
 
-  /** Starts the child and defines the root; throws SetupError when that fails. */
+  /** Starts the child and defines the root; throws InputError when the input cannot be set up (a bad --arg, an unreadable input). */
   async start(): Promise<void> {
     await this.#ready();
   }
@@ -133,11 +126,11 @@ export class Evaluator {
     try {
       for (const line of lines) {
         const { error } = splitOutput((await repl.request(line)).text);
-        if (error !== undefined) throw new SetupError(firstLine(error));
+        if (error !== undefined) throw new InputError(firstLine(error));
       }
     } catch (error) {
       await repl.close();
-      if (error instanceof ReplExitedError) throw new SetupError(`could not start the nix evaluator: ${error.detail}`);
+      if (error instanceof ReplExitedError) throw new Error(`could not start the nix evaluator: ${error.detail}`, { cause: error });
       throw error;
     }
     this.#log.debug({ pid: repl.pid }, 'nix evaluator started');

@@ -4,17 +4,18 @@ import type { WorkResult } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Worker } from '../master/worker.js';
 import type { AttrPath } from '../nix/syntax.js';
-import { PIPELINE_DEPTH, PipelineDepth } from '../master/pipeline-depth.js';
 import { Evaluator } from './evaluator.js';
+
+/** Requests a local worker keeps in flight at most: enough to hide the round trip to its child. */
+export const LOCAL_PIPELINE_DEPTH = 4;
 
 export class LocalWorker implements Worker {
   readonly id: string;
   /** Local workers evaluate every system. */
   readonly systems = undefined;
-  readonly maxCapacity = PIPELINE_DEPTH;
+  readonly maxCapacity = LOCAL_PIPELINE_DEPTH;
   readonly #log: Logger;
   #evaluator: Evaluator | undefined;
-  readonly #depth = new PipelineDepth(PIPELINE_DEPTH);
 
   constructor(id: string, log: Logger) {
     this.id = id;
@@ -28,14 +29,7 @@ export class LocalWorker implements Worker {
 
   async evaluate(path: AttrPath): Promise<WorkResult> {
     if (!this.#evaluator) throw new Error(`worker ${this.id} evaluated before setup`);
-    const sent = performance.now();
-    const { result } = await this.#evaluator.evaluate(path);
-    this.#depth.answered(sent, performance.now());
-    return result;
-  }
-
-  get capacity(): number {
-    return this.#depth.current;
+    return (await this.#evaluator.evaluate(path)).result;
   }
 
   /** The pid of the evaluator's current nix child. */

@@ -1,5 +1,5 @@
 /** The command line as a user meets it: exit statuses, one-line errors, signals, GC roots. */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, readlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,12 @@ import { expect, test } from 'vitest';
 import { CLI, FIXTURES, derivations, runCli } from '../helpers.js';
 
 const JOBS = `${FIXTURES}/jobs.nix`;
+
+test('the command under test is built from this source, not an earlier build', () => {
+  const src = new URL('../../src/', import.meta.url);
+  const newestSource = Math.max(...readdirSync(src, { recursive: true, encoding: 'utf8' }).map((file) => statSync(new URL(file, src)).mtimeMs));
+  expect(statSync(CLI).mtimeMs).toBeGreaterThanOrEqual(newestSource);
+});
 
 function expectOneLineError(run: { stderr: string; exitCode: number | undefined }, status: number, pattern: RegExp): void {
   expect(run.exitCode).toBe(status);

@@ -34,7 +34,7 @@ test('walks from the root through attrsets to the end', () => {
   expect(s.done).toBe(false);
   expect(s.complete('w', a, drv(['a'])).kind).toBe('event');
   expect(s.done).toBe(true);
-  expect(s.stats).toEqual({ queued: 0, busy: 0, busyWorkers: 0, completed: 3, workers: 1 });
+  expect(s.stats).toEqual({ queued: 0, busy: 0, busyWorkers: 0, completed: 3, errors: 0, workers: 1 });
 });
 
 test('completing an item the worker does not hold is a bug, reported loudly', () => {
@@ -48,6 +48,14 @@ test('completing an item the worker does not hold is a bug, reported loudly', ()
 test('an unknown or removed worker gets nothing', () => {
   const s = new Scheduler();
   expect(s.next('ghost')).toBeUndefined();
+  s.addWorker('a');
+  s.addWorker('b');
+  s.complete('a', take(s, 'a'), attrs([], ['x', 'y']));
+  s.removeWorker('b');
+  expect(s.stats.queued).toBe(2);
+  expect(s.next('b')).toBeUndefined();
+  expect(s.stats.queued).toBe(2);
+  expect(take(s, 'a').path).toEqual(['x']);
 });
 
 test('two workers share one queue', () => {
@@ -69,7 +77,7 @@ test('an error at the root is fatal; elsewhere it is an event', () => {
   const s = new Scheduler();
   s.addWorker('w');
   const outcome = s.complete('w', take(s, 'w'), { attr: '', attrPath: [], error: 'syntax error', fatal: false });
-  expect(outcome).toEqual({ kind: 'fatal', message: 'syntax error', event: { attr: '', attrPath: [], error: 'syntax error', fatal: true } });
+  expect(outcome).toEqual({ kind: 'fatal', failure: { kind: 'input', message: 'syntax error' }, event: { attr: '', attrPath: [], error: 'syntax error', fatal: true } });
   expect(s.done).toBe(true);
   expect(s.next('w')).toBeUndefined();
 
@@ -100,8 +108,9 @@ test('when every worker rejects a path the run fails with the attr and system', 
   s.complete('x86', take(s, 'x86'), attrs([], ['mac']));
   s.complete('x86', take(s, 'x86'), drv(['mac'], 'aarch64-darwin'));
   const outcome = s.complete('arm', take(s, 'arm'), drv(['mac'], 'aarch64-darwin'));
-  expect(outcome).toEqual({ kind: 'fatal', message: 'no worker accepted derivation at mac for system aarch64-darwin' });
-  expect(s.fatal).toBe('no worker accepted derivation at mac for system aarch64-darwin');
+  const failure = { kind: 'unroutable', message: 'no worker accepted derivation at mac for system aarch64-darwin' };
+  expect(outcome).toEqual({ kind: 'fatal', failure });
+  expect(s.fatal).toEqual(failure);
   expect(s.done).toBe(true);
 });
 
@@ -117,7 +126,7 @@ test('a worker that fails or leaves mid-item hands its items back', () => {
   expect(s.removeWorker('b')).toBeUndefined();
   expect(s.stats.queued).toBe(2);
   expect(take(s, 'a').path).toEqual(['x']);
-  expect(s.removeWorker('a')).toBe('no worker is left to evaluate the remaining attributes');
+  expect(s.removeWorker('a', 'its connection was lost')).toEqual({ kind: 'workers', message: 'no worker is left to evaluate the remaining attributes (a: its connection was lost)' });
 });
 
 test('losing the last worker that could take a rejected item is fatal', () => {
@@ -126,11 +135,26 @@ test('losing the last worker that could take a rejected item is fatal', () => {
   s.addWorker('arm', new Set(['aarch64-linux']));
   s.complete('x86', take(s, 'x86'), attrs([], ['a']));
   s.complete('x86', take(s, 'x86'), drv(['a'], 'aarch64-linux'));
-  expect(s.removeWorker('arm')).toBe('no worker accepted derivation at a for system aarch64-linux');
+  expect(s.removeWorker('arm')).toEqual({ kind: 'unroutable', message: 'no worker accepted derivation at a for system aarch64-linux' });
 });
 
 test('workers owning no systems accept any', () => {
   const s = new Scheduler();
   s.addWorker('any', new Set());
   expect(s.complete('any', take(s, 'any'), drv([], 'aarch64-darwin')).kind).toBe('event');
+});
+
+test('counts what workers hold and the errors answered', () => {
+  const s = new Scheduler();
+  s.addWorker('a');
+  s.addWorker('b');
+  s.complete('a', take(s, 'a'), attrs([], ['x', 'y', 'z']));
+  const x = take(s, 'a');
+  take(s, 'a');
+  take(s, 'b');
+  expect([s.holding('a'), s.holding('b'), s.holding('ghost')]).toEqual([2, 1, 0]);
+  expect(s.stats).toMatchObject({ busy: 3, busyWorkers: 2, errors: 0 });
+  s.complete('a', x, { attr: 'x', attrPath: ['x'], error: 'boom', fatal: false });
+  expect(s.holding('a')).toBe(1);
+  expect(s.stats).toMatchObject({ busy: 2, completed: 2, errors: 1 });
 });

@@ -1,117 +1,44 @@
 /**
- * `evix worker --listen`: serves evaluation to masters over TCP (or TLS).
- * Each connection is one worker of a master's pool with its own evaluator
- * (a nix repl child) and the server's memory limit.
+ * One master's connection to `evix worker`, as the worker serves it: the
+ * handshake (Hello, then Setup with the MAC checked before anything else is
+ * decoded or evaluated, then Ready), then Work -> Event -> Status for each
+ * item with its own evaluator, until Shutdown or the connection drops.
  *
- * A connection: the server sends Hello (a fresh nonce); the master answers
- * with Setup (its nonce, the MAC, the config); nothing is decoded beyond
- * that frame and nothing is evaluated until the MAC checks out (src/protocol/
- * auth.ts). Then Ready, and Work -> Event -> Status for each item, Work
- * pipelined. A connection that says anything else first, stays silent past
- * the handshake timeout, or sends a bad frame is dropped; others go on.
+ * Every Work gets an answer or the connection ends: an evaluator that can no
+ * longer evaluate (its child died and a new one could not be set up) ends
+ * the connection with the reason, so the master puts the items back on its
+ * queue instead of waiting for answers that will never come.
  */
 import { existsSync } from 'node:fs';
-import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
 import type { WorkerConfig } from '../config.js';
 import type { WorkResult } from '../events.js';
+import { InputError } from '../failures.js';
 import type { Logger } from '../log.js';
 import { clientMac, macEqual, newNonce, NONCE_BYTES, serverProof } from '../protocol/auth.js';
-import { PROTOCOL_VERSION, decodeClient, decodeConfig, encodeServer, type ClientMessage, type ServerMessage } from '../protocol/codec.js';
-import { MessageConnection } from '../protocol/connection.js';
-import { Evaluator, SetupError } from './evaluator.js';
+import { PROTOCOL_VERSION, decodeConfig, type ClientMessage, type ServerMessage } from '../protocol/codec.js';
+import type { MessageConnection } from '../protocol/connection.js';
+import { Evaluator } from '../worker/evaluator.js';
 import { applyPolicy, type WorkerPolicy } from './policy.js';
 
-export interface TlsFiles {
-  cert: Buffer;
-  key: Buffer;
-  /** When given, clients must present a certificate signed by it (mutual TLS). */
-  ca?: Buffer;
-}
+export type ServerConnection = MessageConnection<ClientMessage, ServerMessage>;
 
-export interface WorkerServerOptions {
-  host: string;
-  port: number;
+export interface ServingLimits {
   /** The shared token; undefined only for an explicitly insecure worker. */
   token: Buffer | undefined;
-  tls?: TlsFiles;
   policy: WorkerPolicy;
-  maxConnections: number;
   /** Caps the memory limit a master asks for. */
   maxMemoryMiB: number;
-  handshakeTimeoutMs?: number;
-  log: Logger;
+  handshakeTimeoutMs: number;
 }
 
-type ServerConnection = MessageConnection<ClientMessage, ServerMessage>;
-
-/** Answers are held only while at least this many items wait behind them (see Session.#answer). */
+/** Answers are held only while at least this many items wait behind them (see #answer). */
 const FLUSH_BELOW_QUEUED = 8;
 /** And at most this many answers (an Event and a Status each) leave in one write. */
 const MAX_HELD_ANSWERS = 16;
 
-export class WorkerServer {
-  readonly #options: WorkerServerOptions;
-  readonly #server: Server;
-  readonly #sessions = new Set<Session>();
-
-  constructor(options: WorkerServerOptions) {
-    this.#options = options;
-    const onSocket = (socket: Socket) => this.#accept(socket);
-    this.#server = options.tls
-      ? createTlsServer(
-          { cert: options.tls.cert, key: options.tls.key, ...(options.tls.ca ? { ca: options.tls.ca, requestCert: true, rejectUnauthorized: true } : {}) },
-          onSocket,
-        )
-      : createTcpServer(onSocket);
-    this.#server.on('tlsClientError', (error: Error) => options.log.warn({ err: error.message }, 'TLS handshake failed'));
-  }
-
-  listen(): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(this.#options.port, this.#options.host, () => {
-        this.#server.off('error', reject);
-        resolve(this.#server.address() as AddressInfo);
-      });
-    });
-  }
-
-  get connections(): number {
-    return this.#sessions.size;
-  }
-
-  /**
-   * Stops accepting; every connection finishes the items already sent to
-   * its evaluator and is closed, so the master puts anything else back on
-   * its queue.
-   */
-  async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    await Promise.all([...this.#sessions].map((s) => s.drainAndClose('worker is shutting down')));
-    await closed;
-  }
-
-  #accept(socket: Socket): void {
-    const log = this.#options.log.child({ peer: `${socket.remoteAddress}:${socket.remotePort}` });
-    const connection: ServerConnection = new MessageConnection(socket, { decode: decodeClient, encode: encodeServer }, { maxFrameBytes: 4 * 1024 * 1024, maxSegments: 16 });
-    if (this.#sessions.size >= this.#options.maxConnections) {
-      log.warn('refused: too many connections');
-      connection.end({ kind: 'error', message: `worker is busy: ${this.#options.maxConnections} connections already` });
-      return;
-    }
-    const session = new Session(connection, this.#options, log);
-    this.#sessions.add(session);
-    connection.onClose((error) => {
-      this.#sessions.delete(session);
-      void session.closed(error);
-    });
-  }
-}
-
-class Session {
+export class ServedConnection {
   readonly #connection: ServerConnection;
-  readonly #options: WorkerServerOptions;
+  readonly #limits: ServingLimits;
   readonly #log: Logger;
   readonly #nonce = newNonce();
   readonly #handshakeTimer: NodeJS.Timeout;
@@ -120,13 +47,13 @@ class Session {
   #inFlight = 0;
   #drained: (() => void) | undefined;
 
-  constructor(connection: ServerConnection, options: WorkerServerOptions, log: Logger) {
+  constructor(connection: ServerConnection, limits: ServingLimits, log: Logger) {
     this.#connection = connection;
-    this.#options = options;
+    this.#limits = limits;
     this.#log = log;
     connection.onMessage((m) => this.#receive(m));
     connection.send({ kind: 'hello', protocolVersion: PROTOCOL_VERSION, nonce: this.#nonce });
-    this.#handshakeTimer = setTimeout(() => this.#refuse('handshake timed out'), options.handshakeTimeoutMs ?? 10_000);
+    this.#handshakeTimer = setTimeout(() => this.#refuse('handshake timed out'), limits.handshakeTimeoutMs);
   }
 
   async closed(error: Error | undefined): Promise<void> {
@@ -136,6 +63,7 @@ class Session {
     this.#drained?.();
   }
 
+  /** Finishes the items already sent to the evaluator, then ends the connection with `reason`. */
   async drainAndClose(reason: string): Promise<void> {
     if (this.#state !== 'ready') {
       this.#refuse(reason);
@@ -179,7 +107,7 @@ class Session {
     if (setup.protocolVersion !== PROTOCOL_VERSION) {
       return this.#refuse(`protocol version mismatch: this worker speaks ${PROTOCOL_VERSION}, the master ${setup.protocolVersion}`);
     }
-    const token = this.#options.token;
+    const token = this.#limits.token;
     if (token && (setup.nonce.length !== NONCE_BYTES || !macEqual(clientMac(token, this.#nonce, setup.nonce, setup.config), setup.mac))) {
       return this.#refuse('authentication failed');
     }
@@ -189,7 +117,7 @@ class Session {
     } catch (error) {
       return this.#refuse((error as Error).message);
     }
-    const decision = applyPolicy({ ...config, maxMemoryMiB: Math.min(config.maxMemoryMiB, this.#options.maxMemoryMiB) }, this.#options.policy);
+    const decision = applyPolicy({ ...config, maxMemoryMiB: Math.min(config.maxMemoryMiB, this.#limits.maxMemoryMiB) }, this.#limits.policy);
     if ('refusal' in decision) return this.#refuse(decision.refusal);
     if (decision.config.input.kind === 'file' && !existsSync(decision.config.input.path)) {
       return this.#refuse(`this worker cannot see the input file ${decision.config.input.path}`);
@@ -200,7 +128,7 @@ class Session {
       await evaluator.start();
     } catch (error) {
       await evaluator.close();
-      return this.#refuse(error instanceof SetupError ? error.message : `cannot start the evaluator: ${(error as Error).message}`);
+      return this.#refuse(error instanceof InputError ? error.message : `cannot start the evaluator: ${(error as Error).message}`);
     }
     if (this.#connection.closed) return;
     this.#state = 'ready';
@@ -229,8 +157,14 @@ class Session {
       const { result, restarted } = await this.#evaluator!.evaluate(attrPath);
       this.#answer(id, result, restarted);
     } catch (error) {
-      // The evaluator is closed: the connection is going; the master re-queues the item.
-      this.#log.debug({ err: (error as Error).message }, 'item dropped');
+      // Closed with the connection (nobody waits for the answer), or unable
+      // to evaluate any more: then the master must hear it, or it would wait
+      // for this item for ever while pings keep getting pongs.
+      if (!this.#connection.closed) {
+        const reason = `the evaluator failed: ${(error as Error).message}`;
+        this.#log.warn({ reason }, 'ending the connection');
+        this.#connection.end({ kind: 'error', message: reason });
+      }
     } finally {
       this.#inFlight--;
       if (this.#inFlight === 0) this.#drained?.();

@@ -1,0 +1,99 @@
+/**
+ * The master's side of a connection's handshake: connect (TCP or TLS), wait
+ * for Hello, send Setup with the MAC over the config, and check the worker's
+ * proof in Ready. Resolves the ready connection; the caller then takes its
+ * messages and its close. A refusal by the worker (authentication, policy,
+ * setup of its evaluator) is a RemoteRefusedError: retrying will not help.
+ */
+import { connect as connectTcp, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
+import { clientMac, macEqual, newNonce, serverProof } from '../protocol/auth.js';
+import { PROTOCOL_VERSION, decodeServer, encodeClient, type ClientMessage, type ServerMessage } from '../protocol/codec.js';
+import { MessageConnection } from '../protocol/connection.js';
+import { formatEndpoint, type Endpoint } from './endpoint.js';
+
+export type ClientConnection = MessageConnection<ServerMessage, ClientMessage>;
+
+export interface RemoteTls {
+  /** Trust anchors for the worker's certificate. */
+  ca?: Buffer;
+  /** Our certificate and key, for workers that require mutual TLS. */
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+export interface HandshakeOptions {
+  endpoint: Endpoint;
+  tls?: RemoteTls;
+  token: Buffer | undefined;
+  /** The encoded WorkerConfig (codec.encodeConfig): what the MAC covers. */
+  config: Buffer;
+  /** A peer must greet within this (a stopped process still accepts TCP connections). */
+  greetingMs: number;
+  /** Setting up the worker's evaluator may take this long. */
+  setupMs: number;
+  /** Abandons the handshake: the connection is destroyed and the promise rejects. */
+  signal?: AbortSignal;
+}
+
+/** The worker refused us: retrying will not help. */
+export class RemoteRefusedError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'RemoteRefusedError';
+  }
+}
+
+export function handshake(options: HandshakeOptions): Promise<ClientConnection> {
+  const { endpoint, tls, token, signal } = options;
+  const where = formatEndpoint(endpoint);
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new Error(`worker ${where}: connection abandoned`));
+    const socket: Socket = tls
+      ? connectTls({ host: endpoint.host, port: endpoint.port, servername: endpoint.host, ...tls })
+      : connectTcp({ host: endpoint.host, port: endpoint.port });
+    const connection: ClientConnection = new MessageConnection(socket, { decode: decodeServer, encode: encodeClient });
+    const clientNonce = newNonce();
+    let serverNonce: Uint8Array | undefined;
+    let settled = false;
+    const abandon = () => fail(new Error(`worker ${where}: connection abandoned`));
+    const settle = () => {
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', abandon);
+    };
+    const fail = (error: Error) => {
+      if (settled) return;
+      settle();
+      connection.destroy(error);
+      reject(error);
+    };
+    signal?.addEventListener('abort', abandon);
+    let timer = setTimeout(() => fail(new Error(`worker ${where}: no greeting`)), options.greetingMs);
+    connection.onClose((error) => fail(new Error(`worker ${where}: connection closed during setup${error ? `: ${error.message}` : ''}`, { cause: error })));
+    connection.onMessage((message) => {
+      if (settled) return;
+      if (message.kind === 'error') return fail(new RemoteRefusedError(`worker ${where}: ${message.message}`));
+      if (message.kind === 'hello' && serverNonce === undefined) {
+        if (message.protocolVersion !== PROTOCOL_VERSION) {
+          return fail(new RemoteRefusedError(`worker ${where}: protocol version mismatch: it speaks ${message.protocolVersion}, this master ${PROTOCOL_VERSION}`));
+        }
+        serverNonce = message.nonce;
+        clearTimeout(timer);
+        timer = setTimeout(() => fail(new Error(`worker ${where}: setup timed out`)), options.setupMs);
+        const mac = token ? clientMac(token, serverNonce, clientNonce, options.config) : Buffer.alloc(0);
+        connection.send({ kind: 'setup', protocolVersion: PROTOCOL_VERSION, nonce: clientNonce, mac, config: options.config });
+        return;
+      }
+      if (message.kind === 'ready' && serverNonce !== undefined) {
+        if (token && !macEqual(serverProof(token, serverNonce, clientNonce), message.proof)) {
+          return fail(new RemoteRefusedError(`worker ${where}: the worker could not prove it knows the token`));
+        }
+        settle();
+        resolve(connection);
+        return;
+      }
+      fail(new Error(`worker ${where}: unexpected ${message.kind} during setup`));
+    });
+  });
+}
