@@ -51,6 +51,7 @@ export class RemoteWorker implements Worker {
   readonly #pending = new Map<number, Pending>();
   #keeper: ConnectionKeeper | undefined;
   #nextId = 1;
+  #restarts = 0;
 
   constructor(options: RemoteWorkerOptions) {
     this.id = options.id;
@@ -86,6 +87,11 @@ export class RemoteWorker implements Worker {
     return done;
   }
 
+  /** How many times the remote evaluator was replaced for passing its memory limit (Status restart). */
+  get restarts(): number {
+    return this.#restarts;
+  }
+
   recover(): Promise<boolean> {
     return this.#keeper?.reconnect() ?? Promise.resolve(false);
   }
@@ -107,7 +113,10 @@ export class RemoteWorker implements Worker {
         if (!pending?.result) return;
         this.#pending.delete(message.id);
         this.#keeper?.answered();
-        if (message.restart) this.#log.debug('remote evaluator restarted past its memory limit');
+        if (message.restart) {
+          this.#restarts++;
+          this.#log.debug('remote evaluator restarted past its memory limit');
+        }
         pending.resolve(pending.result);
         return;
       }

@@ -16,6 +16,7 @@ export class LocalWorker implements Worker {
   readonly maxCapacity = LOCAL_PIPELINE_DEPTH;
   readonly #log: Logger;
   #evaluator: Evaluator | undefined;
+  #restarts = 0;
 
   constructor(id: string, log: Logger) {
     this.id = id;
@@ -29,7 +30,14 @@ export class LocalWorker implements Worker {
 
   async evaluate(path: AttrPath): Promise<WorkResult> {
     if (!this.#evaluator) throw new Error(`worker ${this.id} evaluated before setup`);
-    return (await this.#evaluator.evaluate(path)).result;
+    const { result, restarted } = await this.#evaluator.evaluate(path);
+    if (restarted) this.#restarts++;
+    return result;
+  }
+
+  /** How many times its evaluator was replaced for passing the memory limit. */
+  get restarts(): number {
+    return this.#restarts;
   }
 
   /** The pid of the evaluator's current nix child. */

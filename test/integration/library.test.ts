@@ -2,7 +2,9 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { expect, test } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { EvaluationFailed, Session } from '../../src/index.js';
+import type { RunSnapshot } from '../../src/master/run.js';
 import { FIXTURES, ROOT, derivations } from '../helpers.js';
 
 test("the README's library example runs and prints what it says", async () => {
@@ -40,4 +42,22 @@ test('stream() is single-use; a fatal error throws and leaves no warm graph', as
     for await (const _ of broken.stream());
   }).rejects.toThrow(EvaluationFailed);
   expect(() => broken.querySnapshot()).toThrow(/no warm graph/);
+});
+
+test('stream() holds the walk back while the caller does not take events', async () => {
+  let snapshot: (() => RunSnapshot) | undefined;
+  const session = await Session.open(
+    { input: { kind: 'file', path: `${FIXTURES}/wide.nix` }, autoArgs: [{ name: 'count', kind: 'expr', value: '3000' }] },
+    { observe: (s) => (snapshot = s) },
+  );
+  const events = [];
+  for await (const event of session.stream()) {
+    events.push(event);
+    if (events.length === 1) {
+      await sleep(2000);
+      // The stream keeps a few hundred events for the caller; the rest of the walk waits.
+      expect(snapshot!().completed).toBeLessThan(400);
+    }
+  }
+  expect(derivations(events)).toHaveLength(3000);
 });
