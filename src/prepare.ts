@@ -8,6 +8,7 @@
  * rest of evix: the CLI does, because a cache hit is mostly these commands
  * and Node loading the program, and the two then overlap.
  */
+import { awaitedLater } from './awaited-later.js';
 import type { EvalConfig } from './config.js';
 import { nixIdentity, type NixIdentity } from './nix/identity.js';
 import { resolveConfig, type Resolved } from './resolve.js';
@@ -20,8 +21,7 @@ export interface PreparedRun {
 
 export async function prepareRun(config: EvalConfig, useCache: boolean): Promise<PreparedRun> {
   // Only hermetic inputs are cached: flakes evaluated purely (evaluate() also needs the lock to pin them).
-  const nix = useCache && config.input.kind === 'flake' && !config.impure ? nixIdentity() : undefined;
-  nix?.catch(() => {});
+  const nix = useCache && config.input.kind === 'flake' && !config.impure ? awaitedLater(nixIdentity()) : undefined;
   const resolved = await resolveConfig(config);
   return nix ? { resolved, nix: await nix } : { resolved };
 }

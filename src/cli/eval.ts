@@ -5,6 +5,7 @@ import { parseEndpoint } from '../remote/endpoint.js';
 import type { RemoteSpec } from '../evaluate.js';
 import type { RunSnapshot } from '../master/run.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../sinks/formats.js';
+import { awaitedLater } from '../awaited-later.js';
 import { prepareRun } from '../prepare.js';
 import { Progress } from './progress.js';
 import { UsageError, splitOptionValue } from './argv.js';
@@ -73,8 +74,7 @@ export function evalCommand(): Command {
       }
       // Nix starts first and the rest of evix loads meanwhile (see src/prepare.ts).
       const evalCache = flags.evalCache !== false ? { directory: typeof flags.evalCache === 'string' ? flags.evalCache : defaultCacheDirectory(), refresh: flags.refresh ?? false } : undefined;
-      const prepared = prepareRun(config, evalCache !== undefined);
-      prepared.catch(() => {});
+      const prepared = awaitedLater(prepareRun(config, evalCache !== undefined));
       // Loaded only to evaluate here: neither other commands nor a run through the daemon need them.
       const [{ evaluate }, { createLogger }] = await Promise.all([import('../evaluate.js'), import('../log.js')]);
       const log = createLogger(logLevelOf(flags));

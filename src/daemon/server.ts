@@ -110,7 +110,9 @@ export class DaemonServer {
       this.#sessions.set(key, entry);
     }
     this.#touch(key, entry);
-    const walk = entry.busy.catch(() => {}).then(() => entry.session.refresh(onEvent));
+    // After the previous walk whatever its outcome: its failure went to its own requester.
+    const next = () => entry.session.refresh(onEvent);
+    const walk = entry.busy.then(next, next);
     entry.busy = walk;
     return walk;
   }

@@ -42,6 +42,7 @@ export function startNixEarly(command: string, args: string[], options: { cwd: s
   if (!killingAtExit) process.once('exit', () => earlyCommands.forEach(({ child }) => child.kill()));
   killingAtExit = true;
   const early = spawnNix(command, args, options);
+  // Awaited by runNix when the run takes it (its failure is reported there), killed at exit otherwise.
   early.output.catch(() => {});
   setReferenced(early.child, false);
   earlyCommands.set(key, early);

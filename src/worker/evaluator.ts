@@ -95,6 +95,7 @@ export class Evaluator {
 
   async close(): Promise<void> {
     this.#closed = true;
+    // A start that failed left no child to close; its failure went to whoever awaited it.
     const repl = this.#repl ?? (await this.#starting?.catch(() => undefined));
     this.#repl = undefined;
     this.#starting = undefined;
