@@ -11,8 +11,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from '../log.js';
 import { decodeClient, encodeServer } from '../protocol/codec.js';
 import { MessageConnection } from '../protocol/connection.js';
-import type { WorkerPolicy } from './policy.js';
-import { ServedConnection, type ServerConnection } from './served-connection.js';
+import { ServedConnection, type ServerConnection, type ServingLimits } from './served-connection.js';
 
 export interface TlsFiles {
   cert: Buffer;
@@ -21,16 +20,12 @@ export interface TlsFiles {
   ca?: Buffer;
 }
 
-export interface WorkerServerOptions {
+export interface WorkerServerOptions extends Omit<ServingLimits, 'handshakeTimeoutMs'> {
   host: string;
   port: number;
-  /** The shared token; undefined only for an explicitly insecure worker. */
-  token: Buffer | undefined;
   tls?: TlsFiles;
-  policy: WorkerPolicy;
   maxConnections: number;
-  /** Caps the memory limit a master asks for. */
-  maxMemoryMiB: number;
+  /** 10 s by default. */
   handshakeTimeoutMs?: number;
   log: Logger;
 }
