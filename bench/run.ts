@@ -211,18 +211,24 @@ async function benchRemote(): Promise<{ local: number; remote: number; ratio: nu
   return { local: l, remote: r, ratio: r / l, perItemUs: ((r - l) / items) * 1e6, codecUs: await codecCost() };
 }
 
-/** CPU time of the messages of one item (Work, Event, Status) encoded and decoded, in µs. */
+/**
+ * CPU time of the messages of a chunk (Work, Event, Status) encoded and
+ * decoded, per attribute, in µs: a chunk of 100 siblings, each a derivation.
+ */
 async function codecCost(): Promise<number> {
   const codec = await import(`${ROOT}dist/protocol/codec.js`);
-  const event = { attr: 'n1.n2.n3', attrPath: ['n1', 'n2', 'n3'], name: 'tree-1-2-3', system: 'x86_64-linux', drvPath: '/nix/store/00000000000000000000000000000000-tree-1-2-3.drv', outputs: { out: '/nix/store/00000000000000000000000000000000-tree-1-2-3' }, requiredSystemFeatures: [] };
-  const n = 20_000;
+  const names = Array.from({ length: 100 }, (_, i) => `n${i}`);
+  const store = '/nix/store/00000000000000000000000000000000';
+  const events = names.map((name) => ({ attr: `n1.n2.${name}`, attrPath: ['n1', 'n2', name], name: `tree-${name}`, system: 'x86_64-linux', drvPath: `${store}-tree-${name}.drv`, outputs: { out: `${store}-tree-${name}` }, requiredSystemFeatures: [] }));
+  const chunk = [{ kind: 'siblings', parent: ['n1', 'n2'], from: 0, names }];
+  const n = 200;
   const start = process.hrtime.bigint();
   for (let i = 0; i < n; i++) {
-    codec.decodeClient(codec.encodeClient({ kind: 'work', id: i, attrPath: event.attrPath }));
-    codec.decodeServer(codec.encodeServer({ kind: 'event', id: i, event }));
+    codec.decodeClient(codec.encodeClient({ kind: 'work', id: i, chunk, budget: names.length }));
+    codec.decodeServer(codec.encodeServer({ kind: 'event', id: i, events }));
     codec.decodeServer(codec.encodeServer({ kind: 'status', id: i, restart: false }));
   }
-  return Number(process.hrtime.bigint() - start) / 1e3 / n;
+  return Number(process.hrtime.bigint() - start) / 1e3 / (n * names.length);
 }
 
 // A chosen subset of fixtures skips the remote, daemon and cache parts: it is for working on those fixtures.

@@ -14,7 +14,7 @@ struct ServerMessage {
     hello @0 :Hello;          # first message on every connection
     ready @1 :Ready;          # setup accepted: the evaluator is ready
     event @2 :WorkEvent;      # the answer to one Work
-    status @3 :WorkStatus;    # follows each event
+    status @3 :WorkStatus;    # follows each WorkEvent
     error @4 :Text;           # the connection is refused or ends; text says why
     pong @5 :UInt64;          # answers a ping
   }
@@ -31,7 +31,10 @@ struct Ready {
 
 struct WorkEvent {
   id @0 :UInt64;              # the Work it answers
-  event @1 :Event;
+  events @1 :List(Event);     # every result of its chunk, in order: one per
+                              # attribute the Work named, then those of
+                              # children the worker walked itself (see
+                              # Event.childrenAnswered and src/work.ts)
 }
 
 struct WorkStatus {
@@ -39,7 +42,7 @@ struct WorkStatus {
   state @1 :State;
   enum State {
     ready @0;                 # the evaluator takes more work
-    restart @1;               # the evaluator was replaced (memory limit) after this item
+    restart @1;               # the evaluator was replaced (memory limit) after this chunk
   }
 }
 
@@ -52,6 +55,9 @@ struct Event {
     error @3 :Text;
     skip @4 :Void;            # neither a derivation nor a set to walk
   }
+  childrenAnswered @6 :Bool;  # attrset: the worker walked its children and
+                              # their results follow in the same WorkEvent,
+                              # so the master must not ask for them
 }
 
 struct Derivation {
@@ -100,7 +106,27 @@ struct Setup {
 
 struct Work {
   id @0 :UInt64;
-  attrPath @1 :List(Text);
+  units @1 :List(WorkUnit);   # a chunk: at most 4096 attributes, see
+                              # MAX_CHUNK_ATTRIBUTES in src/protocol/codec.ts
+  budget @2 :UInt32;          # the most results the answer may hold: the
+                              # worker walks into sets of the chunk within
+                              # it (at most MAX_CHUNK_ATTRIBUTES too)
+}
+
+struct WorkUnit {
+  union {
+    path @0 :List(Text);      # one attribute by its path: a root of the walk
+    siblings @1 :Siblings;
+  }
+}
+
+# Consecutive children of one set: names[i] is child from + i of the attrs
+# list its attrset Event carried. The names travel too, so the worker can
+# check that its set agrees.
+struct Siblings {
+  parent @0 :List(Text);
+  from @1 :UInt32;
+  names @2 :List(Text);
 }
 
 struct Config {

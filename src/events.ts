@@ -59,13 +59,22 @@ export type EvalEvent = DerivationEvent | AttrsetEvent | ErrorEvent;
  * neither a derivation nor a set to recurse into (a string, a function, a set
  * without `recurseForDerivations`): nothing is printed for it.
  */
-export type WorkResult = EvalEvent | { skip: true; attrPath: string[] };
+export type WorkResult = DerivationEvent | AttrsetResult | ErrorEvent | { skip: true; attrPath: string[] };
+
+/**
+ * An attrset as a worker answers it. `childrenAnswered`: the worker walked
+ * the set's children itself and their results are in the same answer (see
+ * ChunkAnswer), so the master must not queue them. Not part of the event.
+ */
+export interface AttrsetResult extends AttrsetEvent {
+  childrenAnswered?: boolean;
+}
 
 export function isDerivationEvent(e: WorkResult): e is DerivationEvent {
   return 'drvPath' in e;
 }
 
-export function isAttrsetEvent(e: WorkResult): e is AttrsetEvent {
+export function isAttrsetEvent(e: WorkResult): e is AttrsetResult {
   return 'attrs' in e;
 }
 

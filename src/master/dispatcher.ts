@@ -7,9 +7,11 @@
  * an item is and owns every count; the dispatcher decides who evaluates it
  * and when.
  *
- * How much a worker should hold is its pipeline depth (PipelineDepth): it
- * grows with cheap items in a row up to the worker's maxCapacity, so cheap
- * items are pipelined and slow ones go one at a time.
+ * Work goes out in chunks (see src/work.ts). How big a chunk and how many
+ * a worker holds is learned per worker (ChunkPace): cheap attributes go in
+ * big chunks, two in flight; slow ones one at a time. No chunk takes more
+ * than its share of what is queued, so the end of a run spreads over every
+ * worker too.
  *
  * A slow consumer holds the walk back: while `consumerReady()` returns a
  * promise nothing new is handed out, so the events waiting for the consumer
@@ -17,8 +19,8 @@
  */
 import type { EvalEvent } from '../events.js';
 import type { Logger } from '../log.js';
-import { PipelineDepth } from './pipeline-depth.js';
-import type { Scheduler, WorkItem } from './scheduler.js';
+import { ChunkPace } from './chunk-pace.js';
+import type { HeldChunk, Scheduler } from './scheduler.js';
 import { WorkerUnavailableError, closeWorker, type Worker } from './worker.js';
 
 export interface DispatcherOptions {
@@ -32,7 +34,7 @@ export interface DispatcherOptions {
 
 interface Lane {
   readonly worker: Worker;
-  readonly depth: PipelineDepth;
+  readonly pace: ChunkPace;
   /** ready: takes work; recovering: waiting on worker.recover(); gone: removed from the run. */
   state: 'ready' | 'recovering' | 'gone';
 }
@@ -49,7 +51,7 @@ export class Dispatcher {
 
   constructor(options: DispatcherOptions) {
     this.#scheduler = options.scheduler;
-    this.#lanes = options.workers.map((worker) => ({ worker, depth: new PipelineDepth(worker.maxCapacity), state: 'ready' }));
+    this.#lanes = options.workers.map((worker) => ({ worker, pace: new ChunkPace(worker.maxCapacity), state: 'ready' }));
     this.#onEvent = options.onEvent;
     this.#consumerReady = options.consumerReady;
     this.#log = options.log;
@@ -81,44 +83,45 @@ export class Dispatcher {
       });
       return;
     }
+    let ready = 0;
+    for (const lane of this.#lanes) if (lane.state === 'ready') ready++;
     for (let gave = true; gave; ) {
       gave = false;
       for (const lane of this.#lanes) {
         const id = lane.worker.id;
-        if (lane.state !== 'ready' || this.#scheduler.holding(id) >= lane.depth.current) continue;
-        const item = this.#scheduler.next(id);
-        if (!item) continue;
-        this.#start(lane, item);
+        if (lane.state !== 'ready' || this.#scheduler.holding(id) >= lane.pace.inFlight) continue;
+        const share = Math.ceil(this.#scheduler.queued / ready);
+        const chunk = this.#scheduler.next(id, Math.min(lane.pace.attributes, share));
+        if (!chunk) continue;
+        this.#start(lane, chunk);
         gave = true;
       }
     }
   }
 
-  #start(lane: Lane, item: WorkItem): void {
+  #start(lane: Lane, chunk: HeldChunk): void {
     const sentAt = performance.now();
-    lane.worker.evaluate(item.path).then(
-      (result) => {
+    lane.worker.evaluate(chunk.units, lane.pace.budget).then(
+      (answer) => {
         if (this.#stopped || lane.state === 'gone') return;
-        lane.depth.answered(sentAt, performance.now());
-        const outcome = this.#scheduler.complete(lane.worker.id, item, result);
-        const event = outcome.kind === 'event' || outcome.kind === 'fatal' ? outcome.event : undefined;
-        if (event) this.#onEvent(event);
+        lane.pace.answered(sentAt, performance.now(), chunk.size, answer.length);
+        this.#scheduler.complete(lane.worker.id, chunk, answer, this.#onEvent);
         this.#pump();
       },
-      (error: unknown) => this.#failed(lane, item, error as Error),
+      (error: unknown) => this.#failed(lane, chunk, error as Error),
     );
   }
 
-  /** The worker could not answer `item`: the item goes back; the worker recovers or leaves the run. */
-  #failed(lane: Lane, item: WorkItem, error: Error): void {
+  /** The worker could not answer `chunk`: the chunk goes back; the worker recovers or leaves the run. */
+  #failed(lane: Lane, chunk: HeldChunk, error: Error): void {
     if (this.#stopped) return;
     const { worker } = lane;
-    this.#scheduler.fail(worker.id, item);
-    // Its other items fail with it; the first failure decides.
+    this.#scheduler.fail(worker.id, chunk);
+    // Its other chunks fail with it; the first failure decides.
     if (lane.state !== 'ready') return this.#pump();
     if (error instanceof WorkerUnavailableError && worker.recover) {
       lane.state = 'recovering';
-      this.#log.warn({ worker: worker.id, err: error.message }, 'worker unavailable; its items go back on the queue');
+      this.#log.warn({ worker: worker.id, err: error.message }, 'worker unavailable; its chunks go back on the queue');
       worker.recover().then(
         (recovered) => {
           if (this.#stopped) return;
@@ -137,7 +140,7 @@ export class Dispatcher {
     if (this.#stopped) return;
     const { worker } = lane;
     lane.state = 'gone';
-    this.#log.warn({ worker: worker.id, err: error.message }, 'worker failed; its items go back on the queue');
+    this.#log.warn({ worker: worker.id, err: error.message }, 'worker failed; its chunks go back on the queue');
     this.#scheduler.removeWorker(worker.id, error.message);
     void closeWorker(worker, this.#log);
     this.#pump();

@@ -1,16 +1,24 @@
 /**
- * The scheduler: a pure state machine over one queue of attribute paths.
- * No I/O and no clocks; the pool drives it and the tests drive it directly.
+ * The scheduler: a pure state machine over the attributes still to walk.
+ * No I/O and no clocks; the dispatcher drives it and the tests drive it
+ * directly.
  *
- * - The root path is seeded; an attrset result enqueues its children.
- * - A worker takes the first queued item it has not rejected; it may hold
- *   several at once (its evaluator pipelines them).
+ * - The roots are seeded; an attrset result queues its children as one
+ *   range of its attrs list, cut into chunks as workers ask for them, so a
+ *   set of 100k children costs one queue entry, not 100k.
+ * - A worker takes a chunk of up to the number of attributes it asks for;
+ *   it may hold several chunks at once (its evaluator pipelines them).
  * - A derivation for a system the worker does not own is a rejection: the
- *   item records the worker and goes back on the queue; when every worker
- *   has rejected it the run fails with a fatal error.
- * - A worker that fails or leaves mid-item puts its item back on the queue.
+ *   attribute waits for a worker that owns the system; when no worker left
+ *   owns it the run fails with a fatal error.
+ * - A worker that fails or leaves mid-chunk puts its chunks back, first in
+ *   line.
  * - An error at the root is fatal: there is nothing else to walk.
- * - The run is over when the queue is empty and no worker is busy.
+ * - The run is over when nothing is queued and no worker holds a chunk.
+ *
+ * Every operation costs in proportion to the chunk it handles, never to
+ * the size of the queue: a run of 100k attributes takes and answers a few
+ * hundred chunks.
  *
  * It is the one owner of the run's counts (queued, held, completed, errors):
  * the dispatcher and the progress display read them here.
@@ -21,39 +29,49 @@ import {
   isErrorEvent,
   isSkip,
   type EvalEvent,
-  type WorkResult,
 } from '../events.js';
 import type { RunFailure } from '../failures.js';
 import { formatAttrPath, type AttrPath } from '../nix/syntax.js';
-
-export interface WorkItem {
-  path: AttrPath;
-  /** Workers that returned a derivation for a system they do not own. */
-  rejectedBy: Set<string>;
-  /** The system of the derivation found here, once a worker has rejected it. */
-  system?: string;
-}
+import type { ChunkAnswer, WorkUnit } from '../work.js';
 
 /** Systems a worker owns; undefined means any system. */
 export type OwnedSystems = ReadonlySet<string> | undefined;
 
-export type Outcome =
-  | { kind: 'event'; event: EvalEvent }
-  | { kind: 'skip' }
-  | { kind: 'requeued' }
-  | { kind: 'fatal'; failure: RunFailure; event?: EvalEvent };
+/** A chunk a worker holds. */
+export interface HeldChunk {
+  readonly units: WorkUnit[];
+  /** Attributes it names. */
+  readonly size: number;
+}
+
+/** Children of one set not yet handed out: `attrs[start..end)`. */
+interface SiblingRange {
+  readonly parent: AttrPath;
+  readonly attrs: readonly string[];
+  start: number;
+  readonly end: number;
+}
 
 export class Scheduler {
-  readonly #queue: WorkItem[] = [];
-  readonly #busy = new Map<string, Set<WorkItem>>();
+  /** Chunks given back by workers that failed: first in line, whole. */
+  readonly #returned: HeldChunk[] = [];
+  /** Derivations rejected for their system, by system, for a worker that owns it. */
+  readonly #routed = new Map<string, AttrPath[]>();
+  /** Roots and sibling ranges in the order found; `#head` is the first not yet taken. */
+  #fresh: Array<SiblingRange | AttrPath> = [];
+  #head = 0;
+  #queued = 0;
+  readonly #busy = new Map<string, Set<HeldChunk>>();
   readonly #workers = new Map<string, OwnedSystems>();
+  #held = 0;
   #fatal: RunFailure | undefined;
   #completed = 0;
   #errors = 0;
 
   /** Seeds the queue with the walk's roots: the tree's root by default. */
   constructor(roots: readonly AttrPath[] = [[]]) {
-    for (const path of roots) this.#queue.push({ path, rejectedBy: new Set() });
+    for (const path of roots) this.#fresh.push(path);
+    this.#queued = roots.length;
   }
 
   addWorker(id: string, systems?: OwnedSystems): void {
@@ -61,72 +79,94 @@ export class Scheduler {
   }
 
   /**
-   * A worker is gone (`why`: its last error). Its items go back on the
-   * queue. Returns the run's failure when no worker is left while work
-   * remains, or when a waiting item has now been rejected by every
-   * remaining worker.
+   * A worker is gone (`why`: its last error). Its chunks go back in line.
+   * Returns the run's failure when no worker is left while work remains,
+   * or when a waiting derivation's system is owned by no remaining worker.
    */
   removeWorker(id: string, why?: string): RunFailure | undefined {
-    this.#requeueBusy(id);
+    for (const chunk of this.#busy.get(id) ?? []) this.#giveBack(chunk);
+    this.#busy.delete(id);
     this.#workers.delete(id);
     if (this.#workers.size === 0 && !this.done) {
       return this.#fail({ kind: 'workers', message: `no worker is left to evaluate the remaining attributes${why ? ` (${id}: ${why})` : ''}` });
     }
-    for (const item of this.#queue) {
-      const failure = this.#unacceptable(item);
+    for (const [system, paths] of this.#routed) {
+      const failure = this.#unroutable(system, paths[0]);
       if (failure) return this.#fail(failure);
     }
     return undefined;
   }
 
-  /** How many items `workerId` holds now. */
+  /** How many chunks `workerId` holds now. */
   holding(workerId: string): number {
     return this.#busy.get(workerId)?.size ?? 0;
   }
 
-  /** The next item for `workerId`, now busy; undefined when none is eligible. */
-  next(workerId: string): WorkItem | undefined {
+  /**
+   * The next chunk for `workerId`, of at most `maxSize` attributes (a chunk
+   * given back is handed out whole); undefined when nothing is eligible.
+   */
+  next(workerId: string, maxSize: number): HeldChunk | undefined {
     if (this.#fatal !== undefined || !this.#workers.has(workerId)) return undefined;
-    const head = this.#queue[0];
-    const at = head && !head.rejectedBy.has(workerId) ? 0 : this.#queue.findIndex((item) => !item.rejectedBy.has(workerId));
-    if (at === -1) return undefined;
-    const item = at === 0 ? this.#queue.shift()! : this.#queue.splice(at, 1)[0]!;
+    const chunk = this.#returned.pop() ?? this.#take(this.#workers.get(workerId), Math.max(1, maxSize));
+    if (!chunk) return undefined;
+    this.#queued -= chunk.size;
+    this.#held += chunk.size;
     let held = this.#busy.get(workerId);
     if (!held) this.#busy.set(workerId, (held = new Set()));
-    held.add(item);
-    return item;
+    held.add(chunk);
+    return chunk;
   }
 
-  /** A worker answered `item`. */
-  complete(workerId: string, item: WorkItem, result: WorkResult): Outcome {
-    if (!this.#busy.get(workerId)?.delete(item)) throw new Error(`worker ${workerId} completed an item it does not hold`);
-    if (isDerivationEvent(result) && !owns(this.#workers.get(workerId), result.system)) {
-      item.rejectedBy.add(workerId);
-      item.system = result.system;
-      this.#queue.push(item);
-      const failure = this.#unacceptable(item);
-      return failure ? { kind: 'fatal', failure: this.#fail(failure) } : { kind: 'requeued' };
+  /**
+   * A worker answered `chunk`. Each event goes to `onEvent` (order within a
+   * chunk is the answer's). Returns the run's failure if the answer ends it.
+   */
+  complete(workerId: string, chunk: HeldChunk, answer: ChunkAnswer, onEvent: (event: EvalEvent) => void): RunFailure | undefined {
+    if (!this.#release(workerId, chunk)) throw new Error(`worker ${workerId} completed a chunk it does not hold`);
+    const systems = this.#workers.get(workerId);
+    for (const result of answer) {
+      if (this.#fatal !== undefined) return this.#fatal;
+      if (isDerivationEvent(result) && !owns(systems, result.system)) {
+        this.#route(result.system, result.attrPath);
+        const failure = this.#unroutable(result.system, result.attrPath);
+        if (failure) return this.#fail(failure);
+        continue;
+      }
+      this.#completed++;
+      if (isSkip(result)) continue;
+      if (isErrorEvent(result)) {
+        this.#errors++;
+        if (result.attrPath.length === 0) {
+          onEvent({ ...result, fatal: true });
+          return this.#fail({ kind: 'input', message: result.error });
+        }
+      } else if (isAttrsetEvent(result)) {
+        const { childrenAnswered, ...event } = result;
+        if (!childrenAnswered && event.attrs.length > 0) {
+          this.#fresh.push({ parent: event.attrPath, attrs: event.attrs, start: 0, end: event.attrs.length });
+          this.#queued += event.attrs.length;
+        }
+        onEvent(event);
+        continue;
+      }
+      onEvent(result);
     }
-    this.#completed++;
-    if (isSkip(result)) return { kind: 'skip' };
-    if (isErrorEvent(result)) {
-      this.#errors++;
-      if (item.path.length === 0) return { kind: 'fatal', failure: this.#fail({ kind: 'input', message: result.error }), event: { ...result, fatal: true } };
-    }
-    if (isAttrsetEvent(result)) {
-      for (const name of result.attrs) this.#queue.push({ path: [...item.path, name], rejectedBy: new Set() });
-    }
-    return { kind: 'event', event: result };
+    return this.#fatal;
   }
 
-  /** A worker could not answer `item` (it died, lost its connection): retry elsewhere. */
-  fail(workerId: string, item: WorkItem): void {
-    if (!this.#busy.get(workerId)?.delete(item)) return;
-    this.#queue.unshift(item);
+  /** A worker could not answer `chunk` (it died, lost its connection): retry elsewhere. */
+  fail(workerId: string, chunk: HeldChunk): void {
+    if (this.#release(workerId, chunk)) this.#giveBack(chunk);
   }
 
   get done(): boolean {
-    return this.#fatal !== undefined || (this.#queue.length === 0 && this.#held() === 0);
+    return this.#fatal !== undefined || (this.#queued === 0 && this.#held === 0);
+  }
+
+  /** Attributes waiting to be handed out. */
+  get queued(): number {
+    return this.#queued;
   }
 
   get fatal(): RunFailure | undefined {
@@ -136,27 +176,71 @@ export class Scheduler {
   get stats(): { queued: number; busy: number; busyWorkers: number; completed: number; errors: number; workers: number } {
     let busyWorkers = 0;
     for (const held of this.#busy.values()) if (held.size > 0) busyWorkers++;
-    return { queued: this.#queue.length, busy: this.#held(), busyWorkers, completed: this.#completed, errors: this.#errors, workers: this.#workers.size };
+    return { queued: this.#queued, busy: this.#held, busyWorkers, completed: this.#completed, errors: this.#errors, workers: this.#workers.size };
   }
 
-  /** Items held by all workers: a sum over the few workers, so no count is kept beside the sets. */
-  #held(): number {
-    let held = 0;
-    for (const items of this.#busy.values()) held += items.size;
-    return held;
+  /** A chunk of waiting derivations the worker owns the system of, else of fresh attributes. */
+  #take(systems: OwnedSystems, maxSize: number): HeldChunk | undefined {
+    const units: WorkUnit[] = [];
+    let size = 0;
+    for (const [system, paths] of this.#routed) {
+      if (!owns(systems, system)) continue;
+      while (size < maxSize && paths.length > 0) {
+        units.push({ kind: 'path', path: paths.pop()! });
+        size++;
+      }
+      if (paths.length === 0) this.#routed.delete(system);
+      if (size === maxSize) return { units, size };
+    }
+    while (size < maxSize && this.#head < this.#fresh.length) {
+      const entry = this.#fresh[this.#head]!;
+      if (!('attrs' in entry)) {
+        units.push({ kind: 'path', path: entry });
+        size++;
+        this.#head++;
+        continue;
+      }
+      const count = Math.min(maxSize - size, entry.end - entry.start);
+      units.push({ kind: 'siblings', parent: entry.parent, from: entry.start, names: entry.attrs.slice(entry.start, entry.start + count) });
+      size += count;
+      entry.start += count;
+      if (entry.start === entry.end) this.#head++;
+    }
+    this.#compact();
+    return size === 0 ? undefined : { units, size };
   }
 
-  #requeueBusy(workerId: string): void {
-    const held = [...(this.#busy.get(workerId) ?? [])];
-    this.#busy.delete(workerId);
-    this.#queue.unshift(...held);
+  /** Drops the entries already taken once they are most of the array, so taking stays O(1) amortised. */
+  #compact(): void {
+    if (this.#head > 1024 && this.#head * 2 > this.#fresh.length) {
+      this.#fresh = this.#fresh.slice(this.#head);
+      this.#head = 0;
+    }
   }
 
-  /** The failure when every current worker has rejected `item`. */
-  #unacceptable(item: WorkItem): RunFailure | undefined {
-    if (item.rejectedBy.size === 0) return undefined;
-    for (const id of this.#workers.keys()) if (!item.rejectedBy.has(id)) return undefined;
-    return { kind: 'unroutable', message: `no worker accepted derivation at ${formatAttrPath(item.path)} for system ${item.system ?? 'unknown'}` };
+  #release(workerId: string, chunk: HeldChunk): boolean {
+    if (!this.#busy.get(workerId)?.delete(chunk)) return false;
+    this.#held -= chunk.size;
+    return true;
+  }
+
+  #giveBack(chunk: HeldChunk): void {
+    this.#returned.push(chunk);
+    this.#queued += chunk.size;
+  }
+
+  #route(system: string, path: AttrPath): void {
+    let paths = this.#routed.get(system);
+    if (!paths) this.#routed.set(system, (paths = []));
+    paths.push(path);
+    this.#queued++;
+  }
+
+  /** The failure when no current worker owns `system`, for which `path` waits. */
+  #unroutable(system: string, path: AttrPath | undefined): RunFailure | undefined {
+    if (path === undefined) return undefined;
+    for (const systems of this.#workers.values()) if (owns(systems, system)) return undefined;
+    return { kind: 'unroutable', message: `no worker accepted derivation at ${formatAttrPath(path)} for system ${system}` };
   }
 
   #fail(failure: RunFailure): RunFailure {

@@ -4,9 +4,8 @@
  * master knows only what is here.
  */
 import type { WorkerConfig } from '../config.js';
-import type { WorkResult } from '../events.js';
 import type { Logger } from '../log.js';
-import type { AttrPath } from '../nix/syntax.js';
+import type { ChunkAnswer, WorkChunk } from '../work.js';
 import type { OwnedSystems } from './scheduler.js';
 
 export interface Worker {
@@ -15,18 +14,21 @@ export interface Worker {
   /** Systems whose derivations this worker may produce; undefined for any. */
   readonly systems: OwnedSystems;
   /**
-   * The most items it may hold at once (evaluate() calls in flight). The
-   * dispatcher holds it to fewer while items are slow (PipelineDepth).
+   * The most chunks it may hold at once (evaluate() calls in flight): enough
+   * to hide the round trip to its evaluator. The dispatcher holds it to one
+   * while items are slow (ChunkPace).
    */
   readonly maxCapacity: number;
   /** Prepares the worker for `config`. Rejects when the evaluation cannot be set up at all. */
   setup(config: WorkerConfig): Promise<void>;
   /**
-   * Evaluates one attribute path. Attribute-level failures resolve as error
-   * events; a rejection means the worker itself failed and the item must be
+   * Evaluates a chunk of attributes (see ChunkAnswer for what comes back),
+   * walking into sets of the chunk while the answer stays within `budget`
+   * attributes. Attribute-level failures resolve as error events; a
+   * rejection means the worker itself failed and the whole chunk must be
    * tried elsewhere.
    */
-  evaluate(path: AttrPath): Promise<WorkResult>;
+  evaluate(chunk: WorkChunk, budget: number): Promise<ChunkAnswer>;
   /**
    * After evaluate() rejected with WorkerUnavailableError: resolves true once
    * the worker can take work again (a remote reconnected), false when it

@@ -122,6 +122,10 @@ export class SegmentWriter {
     this.#bytes.writeUInt32LE(Math.floor(value / 0x1_0000_0000), b + 4);
   }
 
+  uint32(struct: number, offset: number, value: number): void {
+    this.#bytes.writeUInt32LE(value, byteOffset(struct) + offset);
+  }
+
   uint16(struct: number, offset: number, value: number): void {
     this.#bytes.writeUInt16LE(value, byteOffset(struct) + offset);
   }
@@ -136,6 +140,11 @@ export class SegmentWriter {
 
 /** Thrown inside the reader for anything outside the canonical subset; never escapes readCanonical. */
 class NotCanonical extends Error {}
+
+/** For readers given to readCanonical: the frame holds something they do not read (an unknown union member); capnp-es decides. */
+export function decline(): never {
+  throw new NotCanonical();
+}
 
 /** A struct in the segment: where its data and pointers start, and their sizes. */
 export interface StructRef {
@@ -182,6 +191,10 @@ class SegmentReader {
 
   uint16(s: StructRef, offset: number): number {
     return offset + 2 <= s.dataBytes ? this.#bytes.readUInt16LE(s.data + offset) : 0;
+  }
+
+  uint32(s: StructRef, offset: number): number {
+    return offset + 4 <= s.dataBytes ? this.#bytes.readUInt32LE(s.data + offset) : 0;
   }
 
   uint64(s: StructRef, offset: number): number {

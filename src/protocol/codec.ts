@@ -1,33 +1,45 @@
 /**
  * Messages of schema/evix.capnp to and from plain objects. Each message is
  * one framed Cap'n Proto message; decoding a frame that is not a valid
- * message of the expected kind throws ProtocolError. The per-item messages
- * (Work, Event, Status) are written and, when canonical, read by
+ * message of the expected kind throws ProtocolError. The messages of every
+ * chunk (Work, Event, Status) are written and, when canonical, read by
  * item-messages.ts; everything else goes through capnp-es. Reads are bounded
- * by capnp-es' nesting limit and by a traversal limit tied to the frame size.
+ * by capnp-es' nesting limit and by a traversal limit tied to the frame size,
+ * a Work by MAX_CHUNK_ATTRIBUTES.
  */
 import * as capnp from 'capnp-es';
 import type { AutoArg, ResolvedInput, WorkerConfig } from '../config.js';
-import type { DerivationEvent, WorkResult } from '../events.js';
+import type { AttrsetResult, DerivationEvent, WorkResult } from '../events.js';
+import { chunkSize, type WorkChunk, type WorkUnit } from '../work.js';
 import * as schema from './generated/evix.js';
 import { encodeEvent, encodeStatus, encodeWork, readItemAnswer, readWork } from './item-messages.js';
 import { ProtocolError, ReadBudget } from './read-budget.js';
 
 /** Raised whenever schema/evix.capnp changes in a way an older peer cannot read. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
+
+/**
+ * The most attributes a Work may name, the most units it may hold (a unit
+ * names one or more) and its largest budget. A worker drops a connection
+ * that sends more, as for any other bound: the work a message asks for, and
+ * the answer it brings back, grow with them.
+ */
+export const MAX_CHUNK_ATTRIBUTES = 4096;
 
 export { ProtocolError };
 
 export type ClientMessage =
   | { kind: 'setup'; protocolVersion: number; nonce: Uint8Array; mac: Uint8Array; config: Uint8Array }
-  | { kind: 'work'; id: number; attrPath: string[] }
+  /** `budget`: the most results the answer may hold (see Worker.evaluate). */
+  | { kind: 'work'; id: number; chunk: WorkChunk; budget: number }
   | { kind: 'shutdown' }
   | { kind: 'ping'; id: number };
 
 export type ServerMessage =
   | { kind: 'hello'; protocolVersion: number; nonce: Uint8Array }
   | { kind: 'ready'; proof: Uint8Array }
-  | { kind: 'event'; id: number; event: WorkResult }
+  /** The results of a Work's chunk, in order (see ChunkAnswer); its Status follows. */
+  | { kind: 'event'; id: number; events: WorkResult[] }
   | { kind: 'status'; id: number; restart: boolean }
   | { kind: 'error'; message: string }
   | { kind: 'pong'; id: number };
@@ -101,7 +113,7 @@ const toId = (id: bigint): number => Number(id);
 
 export function encodeClient(m: ClientMessage): Buffer {
   // Written directly, without capnp-es' message (see item-messages.ts).
-  if (m.kind === 'work') return encodeWork(m.id, m.attrPath);
+  if (m.kind === 'work') return encodeWork(m.id, m.chunk, m.budget);
   const message = new capnp.Message();
   const root = message.initRoot(schema.ClientMessage);
   switch (m.kind) {
@@ -125,7 +137,14 @@ export function encodeClient(m: ClientMessage): Buffer {
 
 export function decodeClient(bytes: Uint8Array): ClientMessage {
   const work = readWork(asBuffer(bytes));
-  if (work) return { kind: 'work', ...work };
+  const message: ClientMessage = work ? { kind: 'work', ...work } : decodeClientWithCapnp(bytes);
+  if (message.kind === 'work' && Math.max(message.chunk.length, chunkSize(message.chunk), message.budget) > MAX_CHUNK_ATTRIBUTES) {
+    throw new ProtocolError(`a work message over ${MAX_CHUNK_ATTRIBUTES} attributes`);
+  }
+  return message;
+}
+
+function decodeClientWithCapnp(bytes: Uint8Array): ClientMessage {
   const root = read(bytes, schema.ClientMessage);
   return decoding('client message', (): ClientMessage => {
     switch (root.which()) {
@@ -133,8 +152,11 @@ export function decodeClient(bytes: Uint8Array): ClientMessage {
         const s = root.setup;
         return { kind: 'setup', protocolVersion: s.protocolVersion, nonce: s.nonce.toUint8Array(), mac: s.mac.toUint8Array(), config: s.config.toUint8Array() };
       }
-      case schema.ClientMessage.WORK:
-        return { kind: 'work', id: toId(root.work.id), attrPath: readTexts(root.work.attrPath, new ReadBudget(bytes.length)) };
+      case schema.ClientMessage.WORK: {
+        const budget = new ReadBudget(bytes.length);
+        const work = root.work;
+        return { kind: 'work', id: toId(work.id), chunk: readList(work.units, budget).map((u) => readUnit(u, budget)), budget: work.budget };
+      }
       case schema.ClientMessage.SHUTDOWN:
         return { kind: 'shutdown' };
       case schema.ClientMessage.PING:
@@ -149,7 +171,7 @@ export function decodeClient(bytes: Uint8Array): ClientMessage {
 
 export function encodeServer(m: ServerMessage): Buffer {
   // Written directly, without capnp-es' message (see item-messages.ts).
-  if (m.kind === 'event') return encodeEvent(m.id, m.event);
+  if (m.kind === 'event') return encodeEvent(m.id, m.events);
   if (m.kind === 'status') return encodeStatus(m.id, m.restart);
   const message = new capnp.Message();
   const root = message.initRoot(schema.ServerMessage);
@@ -183,8 +205,10 @@ export function decodeServer(bytes: Uint8Array): ServerMessage {
         return { kind: 'hello', protocolVersion: root.hello.protocolVersion, nonce: root.hello.nonce.toUint8Array() };
       case schema.ServerMessage.READY:
         return { kind: 'ready', proof: root.ready.proof.toUint8Array() };
-      case schema.ServerMessage.EVENT:
-        return { kind: 'event', id: toId(root.event.id), event: readEvent(root.event.event, new ReadBudget(bytes.length)) };
+      case schema.ServerMessage.EVENT: {
+        const budget = new ReadBudget(bytes.length);
+        return { kind: 'event', id: toId(root.event.id), events: readList(root.event.events, budget).map((e) => readEvent(e, budget)) };
+      }
       case schema.ServerMessage.STATUS:
         return { kind: 'status', id: toId(root.status.id), restart: root.status.state === schema.WorkStatus_State.RESTART };
       case schema.ServerMessage.ERROR:
@@ -197,7 +221,21 @@ export function decodeServer(bytes: Uint8Array): ServerMessage {
   });
 }
 
-/** An Event that the fast path declined (not canonical), through capnp-es. */
+/** A WorkUnit of a Work that the fast path declined (not canonical), through capnp-es. */
+function readUnit(u: schema.WorkUnit, budget: ReadBudget): WorkUnit {
+  switch (u.which()) {
+    case schema.WorkUnit.PATH:
+      return { kind: 'path', path: readTexts(u.path, budget) };
+    case schema.WorkUnit.SIBLINGS: {
+      const s = u.siblings;
+      return { kind: 'siblings', parent: readTexts(s.parent, budget), from: s.from, names: readTexts(s.names, budget) };
+    }
+    default:
+      throw new ProtocolError('unknown work unit');
+  }
+}
+
+/** An Event of a WorkEvent that the fast path declined (not canonical), through capnp-es. */
 function readEvent(e: schema.Event, budget: ReadBudget): WorkResult {
   const text = (value: string) => readText(value, budget);
   const texts = (list: capnp.List<string>) => readTexts(list, budget);
@@ -207,8 +245,11 @@ function readEvent(e: schema.Event, budget: ReadBudget): WorkResult {
   switch (e.which()) {
     case schema.Event.ERROR:
       return { attr, attrPath, error: text(e.error), fatal: false };
-    case schema.Event.ATTRSET:
-      return { attr, attrPath, attrs: texts(e.attrset) };
+    case schema.Event.ATTRSET: {
+      const set: AttrsetResult = { attr, attrPath, attrs: texts(e.attrset) };
+      if (e.childrenAnswered) set.childrenAnswered = true;
+      return set;
+    }
     case schema.Event.DERIVATION: {
       const d = e.derivation;
       const event: DerivationEvent = {

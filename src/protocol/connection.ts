@@ -1,9 +1,9 @@
 /**
  * A message connection over a TCP (or TLS) socket: frames in and out,
- * decoded by the given codec. Sets TCP_NODELAY (one small request and reply
- * per attribute would otherwise meet Nagle's delay) and keepalive. A peer
- * that sends a bad frame or an undecodable message is dropped; the error
- * goes to onClose and nothing else in the process is disturbed.
+ * decoded by the given codec. Sets TCP_NODELAY (a request and its reply
+ * would otherwise meet Nagle's delay) and keepalive. A peer that sends a bad
+ * frame or an undecodable message is dropped; the error goes to onClose and
+ * nothing else in the process is disturbed.
  */
 import type { Socket } from 'node:net';
 import { FrameDecoder, type FrameLimits } from './framing.js';
@@ -12,13 +12,6 @@ export interface Codec<In, Out> {
   decode: (frame: Uint8Array) => In;
   encode: (message: Out) => Buffer;
 }
-
-/**
- * How long a held message may wait at most. Well below the time after which
- * the master counts an item as slow (10 ms, src/master/pipeline-depth.ts),
- * so batching never makes a pipeline shrink.
- */
-const DEFAULT_HOLD_MS = 2;
 
 export class MessageConnection<In, Out> {
   readonly #socket: Socket;
@@ -32,13 +25,9 @@ export class MessageConnection<In, Out> {
   #lastReceivedAt = Date.now();
   #corked = false;
   #flushAtNextTick = false;
-  #held = 0;
-  #holdTimer: NodeJS.Timeout | undefined;
-  readonly #holdMs: number;
 
-  constructor(socket: Socket, codec: Codec<In, Out>, limits?: FrameLimits, options: { holdMs?: number } = {}) {
+  constructor(socket: Socket, codec: Codec<In, Out>, limits?: FrameLimits) {
     this.#socket = socket;
-    this.#holdMs = options.holdMs ?? DEFAULT_HOLD_MS;
     this.#codec = codec;
     this.#decoder = new FrameDecoder(limits);
     socket.setNoDelay(true);
@@ -49,7 +38,6 @@ export class MessageConnection<In, Out> {
     });
     socket.on('close', () => {
       this.#closed = true;
-      clearTimeout(this.#holdTimer);
       this.#onClose(this.#error);
     });
   }
@@ -77,40 +65,20 @@ export class MessageConnection<In, Out> {
 
   /**
    * Queues a message. Messages sent in the same tick leave in one write
-   * (an Event and its Status; pipelined Work), not one system call each,
-   * together with any held ones.
+   * (an Event and its Status; pipelined Work), not one system call each:
+   * each write is a system call here and a wakeup of the peer.
    */
   send(message: Out): void {
     if (!this.#queue(message) || this.#flushAtNextTick) return;
     this.#flushAtNextTick = true;
     process.nextTick(() => {
       this.#flushAtNextTick = false;
-      this.flush();
+      this.#flush();
     });
   }
 
-  /**
-   * Queues a message to leave with later ones: at the next flush() or send(),
-   * or after `holdMs` at the latest. For answers to pipelined requests while
-   * more are queued behind them: each write is a system call here and a
-   * wakeup of the peer, which cost more than encoding a small message.
-   */
-  hold(message: Out): void {
-    if (!this.#queue(message)) return;
-    this.#held++;
-    this.#holdTimer ??= setTimeout(() => this.flush(), this.#holdMs);
-  }
-
-  /** Messages held since the last flush. */
-  get held(): number {
-    return this.#held;
-  }
-
   /** Writes whatever is queued. */
-  flush(): void {
-    clearTimeout(this.#holdTimer);
-    this.#holdTimer = undefined;
-    this.#held = 0;
+  #flush(): void {
     if (!this.#corked) return;
     this.#corked = false;
     this.#socket.uncork();
@@ -131,7 +99,7 @@ export class MessageConnection<In, Out> {
   end(last?: Out): void {
     if (this.#closed || this.#ending) return;
     this.#ending = true;
-    this.flush();
+    this.#flush();
     if (last !== undefined) this.#socket.end(this.#codec.encode(last));
     else this.#socket.end();
     // A peer that never reads must not keep the socket open.

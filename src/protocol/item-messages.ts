@@ -1,19 +1,21 @@
 /**
- * The three messages every item sends (Work, WorkEvent, WorkStatus of
+ * The three messages every chunk sends (Work, WorkEvent, WorkStatus of
  * schema/evix.capnp), written and read directly as Cap'n Proto bytes by
  * capnp-segment.ts.
  *
  * Why not capnp-es here: it builds an arena and a tree of pointer objects per
  * message and its lists are Proxies; that cost 20 to 40 µs a message, which
  * made a remote worker on loopback about 1.8x slower than a local one on
- * small attributes. These functions cost a few µs. capnp-es still handles
- * every other message, and every frame these functions do not take (the
- * readers return undefined for anything outside the canonical subset), so
- * the wire stays plain Cap'n Proto of the one schema.
+ * small attributes, and a chunk's answer holds an event per attribute. These
+ * functions cost a few µs a message. capnp-es still handles every other
+ * message, and every frame these functions do not take (the readers return
+ * undefined for anything outside the canonical subset), so the wire stays
+ * plain Cap'n Proto of the one schema.
  */
 import type { ObjectSize } from 'capnp-es';
-import type { DerivationEvent, WorkResult } from '../events.js';
-import { pointerWord, readCanonical, SegmentWriter, structWords, textsWords, textWords, type SegmentReader, type StructRef, type StructSize } from './capnp-segment.js';
+import type { AttrsetResult, DerivationEvent, WorkResult } from '../events.js';
+import type { WorkChunk, WorkUnit } from '../work.js';
+import { decline, pointerWord, readCanonical, SegmentWriter, structWords, textsWords, textWords, type SegmentReader, type StructRef, type StructSize } from './capnp-segment.js';
 import {
   ClientMessage,
   ClientMessage_Which,
@@ -24,10 +26,13 @@ import {
   InputDrv,
   ServerMessage,
   ServerMessage_Which,
+  Siblings,
   Work,
   WorkEvent,
   WorkStatus,
   WorkStatus_State,
+  WorkUnit as WorkUnitStruct,
+  WorkUnit_Which,
 } from './generated/evix.js';
 
 /** A struct's size as the generated code declares it (data sections are whole words). */
@@ -37,7 +42,7 @@ const sizeOf = ({ _capnp: { size } }: { readonly _capnp: { readonly size: Object
 });
 
 /**
- * Where each field of the item messages sits, per struct of the generated
+ * Where each field of the per-chunk messages sits, per struct of the generated
  * module. Sizes come from that module; offsets appear there only as arguments
  * inside getters (`utils.getUint64(0, this)`, `utils.getBit(2, this)`,
  * `utils.getPointer(1, this)`), so they are listed here in the same units
@@ -49,10 +54,17 @@ const sizeOf = ({ _capnp: { size } }: { readonly _capnp: { readonly size: Object
 export const LAYOUT = {
   ServerMessage: { size: sizeOf(ServerMessage), uint16: { which: 0 }, pointers: { event: 0, status: 0 } },
   ClientMessage: { size: sizeOf(ClientMessage), uint16: { which: 0 }, pointers: { work: 0 } },
-  Work: { size: sizeOf(Work), uint64: { id: 0 }, pointers: { attrPath: 0 } },
-  WorkEvent: { size: sizeOf(WorkEvent), uint64: { id: 0 }, pointers: { event: 0 } },
+  Work: { size: sizeOf(Work), uint64: { id: 0 }, uint32: { budget: 8 }, pointers: { units: 0 } },
+  WorkUnit: { size: sizeOf(WorkUnitStruct), uint16: { which: 0 }, pointers: { path: 0, siblings: 0 } },
+  Siblings: { size: sizeOf(Siblings), uint32: { from: 0 }, pointers: { parent: 0, names: 1 } },
+  WorkEvent: { size: sizeOf(WorkEvent), uint64: { id: 0 }, pointers: { events: 0 } },
   WorkStatus: { size: sizeOf(WorkStatus), uint64: { id: 0 }, uint16: { state: 8 } },
-  Event: { size: sizeOf(Event), uint16: { which: 0 }, pointers: { attrPath: 0, derivation: 1, attrset: 1, error: 1, attr: 2 } },
+  Event: {
+    size: sizeOf(Event),
+    uint16: { which: 0 },
+    bits: { childrenAnswered: 16 },
+    pointers: { attrPath: 0, derivation: 1, attrset: 1, error: 1, attr: 2 },
+  },
   Derivation: {
     size: sizeOf(Derivation),
     bits: { hasInputDrvs: 0, isAggregate: 1, globConstituents: 2 },
@@ -92,12 +104,34 @@ function startMessage(
   return { w, body: w.struct(pointerWord(w.root, root.size, slot), body) };
 }
 
-export function encodeWork(id: number, attrPath: readonly string[]): Buffer {
-  const { ClientMessage: root, Work: work } = LAYOUT;
-  const { w, body } = startMessage(root, ClientMessage_Which.WORK, root.pointers.work, work.size, textsWords(attrPath));
+/** Words a list of structs of `size` takes (its tag word and elements), with `pointed` words behind the elements. */
+const structsWords = (count: number, size: StructSize, pointed: number): number => 1 + count * structWords(size) + pointed;
+
+export function encodeWork(id: number, chunk: WorkChunk, budget: number): Buffer {
+  const { ClientMessage: root, Work: work, WorkUnit: unit, Siblings: siblings } = LAYOUT;
+  const unitsWords = structsWords(chunk.length, unit.size, chunk.reduce((n, u) => n + unitWords(u), 0));
+  const { w, body } = startMessage(root, ClientMessage_Which.WORK, root.pointers.work, work.size, unitsWords);
   w.uint64(body, work.uint64.id, id);
-  w.texts(pointerWord(body, work.size, work.pointers.attrPath), attrPath);
+  w.uint32(body, work.uint32.budget, budget);
+  w.structs(pointerWord(body, work.size, work.pointers.units), chunk.length, unit.size).forEach((u, i) => {
+    const c = chunk[i]!;
+    if (c.kind === 'path') {
+      w.uint16(u, unit.uint16.which, WorkUnit_Which.PATH);
+      w.texts(pointerWord(u, unit.size, unit.pointers.path), c.path);
+      return;
+    }
+    w.uint16(u, unit.uint16.which, WorkUnit_Which.SIBLINGS);
+    const s = w.struct(pointerWord(u, unit.size, unit.pointers.siblings), siblings.size);
+    w.texts(pointerWord(s, siblings.size, siblings.pointers.parent), c.parent);
+    w.uint32(s, siblings.uint32.from, c.from);
+    w.texts(pointerWord(s, siblings.size, siblings.pointers.names), c.names);
+  });
   return w.finish();
+}
+
+/** Words a unit points to (its struct is counted with the list). */
+function unitWords(u: WorkUnit): number {
+  return u.kind === 'path' ? textsWords(u.path) : structWords(LAYOUT.Siblings.size) + textsWords(u.parent) + textsWords(u.names);
 }
 
 export function encodeStatus(id: number, restart: boolean): Buffer {
@@ -108,17 +142,23 @@ export function encodeStatus(id: number, restart: boolean): Buffer {
   return w.finish();
 }
 
-export function encodeEvent(id: number, result: WorkResult): Buffer {
+/** The WorkEvent answering Work `id`: the results of its chunk, in order. */
+export function encodeEvent(id: number, results: readonly WorkResult[]): Buffer {
   const { ServerMessage: root, WorkEvent: workEvent, Event: event } = LAYOUT;
-  const json = 'drvPath' in result ? jsonFields(result) : undefined;
-  const eventWords = structWords(event.size) + textsWords(result.attrPath) + resultWords(result, json);
-  const { w, body } = startMessage(root, ServerMessage_Which.EVENT, root.pointers.event, workEvent.size, eventWords);
+  const json = results.map((r) => ('drvPath' in r ? jsonFields(r) : undefined));
+  const eventsWords = structsWords(results.length, event.size, results.reduce((n, r, i) => n + textsWords(r.attrPath) + resultWords(r, json[i]), 0));
+  const { w, body } = startMessage(root, ServerMessage_Which.EVENT, root.pointers.event, workEvent.size, eventsWords);
   w.uint64(body, workEvent.uint64.id, id);
-  const e = w.struct(pointerWord(body, workEvent.size, workEvent.pointers.event), event.size);
+  w.structs(pointerWord(body, workEvent.size, workEvent.pointers.events), results.length, event.size).forEach((e, i) => writeEvent(w, e, results[i]!, json[i]));
+  return w.finish();
+}
+
+function writeEvent(w: SegmentWriter, e: number, result: WorkResult, json: { meta: string; extraValue: string } | undefined): void {
+  const { Event: event } = LAYOUT;
   w.texts(pointerWord(e, event.size, event.pointers.attrPath), result.attrPath);
   if ('skip' in result) {
     w.uint16(e, event.uint16.which, Event_Which.SKIP);
-    return w.finish();
+    return;
   }
   w.text(pointerWord(e, event.size, event.pointers.attr), result.attr);
   if ('error' in result) {
@@ -127,11 +167,11 @@ export function encodeEvent(id: number, result: WorkResult): Buffer {
   } else if ('attrs' in result) {
     w.uint16(e, event.uint16.which, Event_Which.ATTRSET);
     w.texts(pointerWord(e, event.size, event.pointers.attrset), result.attrs);
+    if (result.childrenAnswered) w.bit(e, event.bits.childrenAnswered);
   } else {
     w.uint16(e, event.uint16.which, Event_Which.DERIVATION);
     writeDerivation(w, w.struct(pointerWord(e, event.size, event.pointers.derivation), LAYOUT.Derivation.size), result, json!);
   }
-  return w.finish();
 }
 
 /** meta and extraValue cross the wire as JSON text (empty: absent). */
@@ -142,6 +182,7 @@ function jsonFields(d: DerivationEvent): { meta: string; extraValue: string } {
   };
 }
 
+/** Words an event points to beyond its attrPath. */
 function resultWords(r: WorkResult, json: { meta: string; extraValue: string } | undefined): number {
   if ('skip' in r) return 0;
   if ('error' in r) return textWords(r.attr) + textWords(r.error);
@@ -193,17 +234,40 @@ function writeDerivation(w: SegmentWriter, d: number, r: DerivationEvent, json: 
 // --- reading -----------------------------------------------------------------
 
 /** A Work frame, or undefined for any other or non-canonical frame. */
-export function readWork(frame: Buffer): { id: number; attrPath: string[] } | undefined {
+export function readWork(frame: Buffer): { id: number; chunk: WorkUnit[]; budget: number } | undefined {
   return readCanonical(frame, (r, root) => {
     const { ClientMessage: client, Work: work } = LAYOUT;
     if (r.uint16(root, client.uint16.which) !== ClientMessage_Which.WORK) return undefined;
     const body = r.struct(r.pointer(root, client.pointers.work));
-    return { id: r.uint64(body, work.uint64.id), attrPath: r.texts(r.pointer(body, work.pointers.attrPath)) };
+    return {
+      id: r.uint64(body, work.uint64.id),
+      chunk: r.structs(r.pointer(body, work.pointers.units)).map((u) => readUnit(r, u)),
+      budget: r.uint32(body, work.uint32.budget),
+    };
   });
 }
 
+function readUnit(r: SegmentReader, u: StructRef): WorkUnit {
+  const { WorkUnit: unit, Siblings: siblings } = LAYOUT;
+  switch (r.uint16(u, unit.uint16.which)) {
+    case WorkUnit_Which.PATH:
+      return { kind: 'path', path: r.texts(r.pointer(u, unit.pointers.path)) };
+    case WorkUnit_Which.SIBLINGS: {
+      const s = r.struct(r.pointer(u, unit.pointers.siblings));
+      return {
+        kind: 'siblings',
+        parent: r.texts(r.pointer(s, siblings.pointers.parent)),
+        from: r.uint32(s, siblings.uint32.from),
+        names: r.texts(r.pointer(s, siblings.pointers.names)),
+      };
+    }
+    default:
+      return decline();
+  }
+}
+
 /** An Event or Status frame, or undefined for any other or non-canonical frame. */
-export function readItemAnswer(frame: Buffer): { kind: 'event'; id: number; event: WorkResult } | { kind: 'status'; id: number; restart: boolean } | undefined {
+export function readItemAnswer(frame: Buffer): { kind: 'event'; id: number; events: WorkResult[] } | { kind: 'status'; id: number; restart: boolean } | undefined {
   return readCanonical(frame, (r, root) => {
     const { ServerMessage: server, WorkEvent: workEvent, WorkStatus: status } = LAYOUT;
     switch (r.uint16(root, server.uint16.which)) {
@@ -213,8 +277,7 @@ export function readItemAnswer(frame: Buffer): { kind: 'event'; id: number; even
       }
       case ServerMessage_Which.EVENT: {
         const body = r.struct(r.pointer(root, server.pointers.event));
-        const event = readEvent(r, r.struct(r.pointer(body, workEvent.pointers.event)));
-        return event && { kind: 'event', id: r.uint64(body, workEvent.uint64.id), event };
+        return { kind: 'event', id: r.uint64(body, workEvent.uint64.id), events: r.structs(r.pointer(body, workEvent.pointers.events)).map((e) => readEvent(r, e)) };
       }
       default:
         return undefined;
@@ -222,8 +285,8 @@ export function readItemAnswer(frame: Buffer): { kind: 'event'; id: number; even
   });
 }
 
-function readEvent(r: SegmentReader, e: StructRef): WorkResult | undefined {
-  const { pointers, uint16 } = LAYOUT.Event;
+function readEvent(r: SegmentReader, e: StructRef): WorkResult {
+  const { pointers, uint16, bits } = LAYOUT.Event;
   const attrPath = r.texts(r.pointer(e, pointers.attrPath));
   const which = r.uint16(e, uint16.which);
   if (which === Event_Which.SKIP) return { skip: true, attrPath };
@@ -231,15 +294,17 @@ function readEvent(r: SegmentReader, e: StructRef): WorkResult | undefined {
   switch (which) {
     case Event_Which.ERROR:
       return { attr, attrPath, error: r.text(r.pointer(e, pointers.error)), fatal: false };
-    case Event_Which.ATTRSET:
-      return { attr, attrPath, attrs: r.texts(r.pointer(e, pointers.attrset)) };
+    case Event_Which.ATTRSET: {
+      const set: AttrsetResult = { attr, attrPath, attrs: r.texts(r.pointer(e, pointers.attrset)) };
+      if (r.bit(e, bits.childrenAnswered)) set.childrenAnswered = true;
+      return set;
+    }
     case Event_Which.DERIVATION:
       return readDerivation(r, r.struct(r.pointer(e, pointers.derivation)), attr, attrPath);
     default:
-      return undefined;
+      return decline();
   }
 }
-
 function readDerivation(r: SegmentReader, d: StructRef, attr: string, attrPath: string[]): DerivationEvent {
   const { Derivation: { pointers, bits }, Entry: entry, InputDrv: inputDrv } = LAYOUT;
   const event: DerivationEvent = {

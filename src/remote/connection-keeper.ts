@@ -13,9 +13,9 @@ import { RemoteRefusedError, type ClientConnection } from './client-handshake.js
 export interface RemoteTimeouts {
   /** Connecting and the whole handshake, setup of the evaluator included. */
   setupMs: number;
-  /** With items outstanding and nothing heard for this long, send a ping. */
+  /** With work outstanding and nothing heard for this long, send a ping. */
   pingAfterMs: number;
-  /** With items outstanding and nothing heard for this long, the peer is gone. */
+  /** With work outstanding and nothing heard for this long, the peer is gone. */
   deadAfterMs: number;
   /**
    * Failed connections in a row (attempts and losses with no answer between)

@@ -1,28 +1,28 @@
 /**
  * A Worker whose evaluator is an `evix worker --listen` on another machine:
- * items pipelined over one connection, kept by a ConnectionKeeper. A lost,
- * stalled or crashed connection fails its items with WorkerUnavailableError
+ * chunks pipelined over one connection, kept by a ConnectionKeeper. A lost,
+ * stalled or crashed connection fails its chunks with WorkerUnavailableError
  * (the master puts them back on the queue) and recover() waits for the
  * keeper to reconnect; a refusal (authentication, policy, setup) is final.
  */
 import type { WorkerConfig } from '../config.js';
-import type { WorkResult } from '../events.js';
 import type { Logger } from '../log.js';
 import type { OwnedSystems } from '../master/scheduler.js';
 import { WorkerUnavailableError, type Worker } from '../master/worker.js';
-import type { AttrPath } from '../nix/syntax.js';
-import { encodeConfig, type ServerMessage } from '../protocol/codec.js';
+import { encodeConfig, MAX_CHUNK_ATTRIBUTES, type ServerMessage } from '../protocol/codec.js';
+import type { ChunkAnswer, WorkChunk } from '../work.js';
 import { handshake, type RemoteTls } from './client-handshake.js';
 import { ConnectionKeeper, DEFAULT_REMOTE_TIMEOUTS, type RemoteTimeouts } from './connection-keeper.js';
 import { formatEndpoint, type Endpoint } from './endpoint.js';
 
 /**
- * Requests a remote worker keeps in flight at most. Deeper than a local
- * one's: the round trip is a network's, and a remote sends its answers in
- * batches while enough work is queued behind them (served-connection.ts),
- * which needs that work to be there.
+ * Chunks a remote worker keeps in flight at most. A chunk is already a
+ * batch, one frame each way however many attributes it names; a few in
+ * flight let the next chunks cross the network while one is evaluated, so
+ * the worker's evaluator does not sit idle for a round trip between chunks.
+ * More would only hold work on one worker that another could take.
  */
-export const REMOTE_PIPELINE_DEPTH = 32;
+export const REMOTE_PIPELINE_DEPTH = 4;
 
 export interface RemoteWorkerOptions {
   id: string;
@@ -35,10 +35,10 @@ export interface RemoteWorkerOptions {
 }
 
 interface Pending {
-  resolve: (result: WorkResult) => void;
+  resolve: (results: ChunkAnswer) => void;
   reject: (error: Error) => void;
-  /** The Event, kept until its Status arrives. */
-  result?: WorkResult;
+  /** The Event's results, kept until its Status arrives. */
+  results?: ChunkAnswer;
 }
 
 export class RemoteWorker implements Worker {
@@ -78,12 +78,17 @@ export class RemoteWorker implements Worker {
     await this.#keeper.open();
   }
 
-  evaluate(path: AttrPath): Promise<WorkResult> {
+  /**
+   * The budget is held to the protocol's bound (a worker drops a connection
+   * past it); walking less only leaves more children to the master's queue.
+   * The chunk itself must be within that bound already.
+   */
+  evaluate(chunk: WorkChunk, budget: number): Promise<ChunkAnswer> {
     const connection = this.#keeper?.connection;
     if (!connection) return Promise.reject(new WorkerUnavailableError(`worker ${this.#where} is not connected`));
     const id = this.#nextId++;
-    const done = new Promise<WorkResult>((resolve, reject) => this.#pending.set(id, { resolve, reject }));
-    connection.send({ kind: 'work', id, attrPath: [...path] });
+    const done = new Promise<ChunkAnswer>((resolve, reject) => this.#pending.set(id, { resolve, reject }));
+    connection.send({ kind: 'work', id, chunk, budget: Math.min(budget, MAX_CHUNK_ATTRIBUTES) });
     return done;
   }
 
@@ -105,19 +110,19 @@ export class RemoteWorker implements Worker {
     switch (message.kind) {
       case 'event': {
         const pending = this.#pending.get(message.id);
-        if (pending) pending.result = message.event;
+        if (pending) pending.results = message.events;
         return;
       }
       case 'status': {
         const pending = this.#pending.get(message.id);
-        if (!pending?.result) return;
+        if (!pending?.results) return;
         this.#pending.delete(message.id);
         this.#keeper?.answered();
         if (message.restart) {
           this.#restarts++;
           this.#log.debug('remote evaluator restarted past its memory limit');
         }
-        pending.resolve(pending.result);
+        pending.resolve(pending.results);
         return;
       }
       case 'error':

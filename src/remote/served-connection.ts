@@ -2,16 +2,15 @@
  * One master's connection to `evix worker`, as the worker serves it: the
  * handshake (Hello, then Setup with the MAC checked before anything else is
  * decoded or evaluated, then Ready), then Work -> Event -> Status for each
- * item with its own evaluator, until Shutdown or the connection drops.
+ * chunk with its own evaluator, until Shutdown or the connection drops.
  *
  * Every Work gets an answer or the connection ends: an evaluator that can no
  * longer evaluate (its child died and a new one could not be set up) ends
- * the connection with the reason, so the master puts the items back on its
+ * the connection with the reason, so the master puts the chunks back on its
  * queue instead of waiting for answers that will never come.
  */
 import { existsSync } from 'node:fs';
 import type { WorkerConfig } from '../config.js';
-import type { WorkResult } from '../events.js';
 import { InputError } from '../failures.js';
 import type { Logger } from '../log.js';
 import { clientMac, macEqual, newNonce, NONCE_BYTES, serverProof } from '../protocol/auth.js';
@@ -30,11 +29,6 @@ export interface ServingLimits {
   maxMemoryMiB: number;
   handshakeTimeoutMs: number;
 }
-
-/** Answers are held only while at least this many items wait behind them (see #answer). */
-const FLUSH_BELOW_QUEUED = 8;
-/** And at most this many answers (an Event and a Status each) leave in one write. */
-const MAX_HELD_ANSWERS = 16;
 
 export class ServedConnection {
   readonly #connection: ServerConnection;
@@ -63,7 +57,7 @@ export class ServedConnection {
     this.#drained?.();
   }
 
-  /** Finishes the items already sent to the evaluator, then ends the connection with `reason`. */
+  /** Finishes the chunks already sent to the evaluator, then ends the connection with `reason`. */
   async drainAndClose(reason: string): Promise<void> {
     if (this.#state !== 'ready') {
       this.#refuse(reason);
@@ -89,7 +83,7 @@ export class ServedConnection {
     }
     switch (message.kind) {
       case 'work':
-        if (this.#state === 'ready') void this.#work(message.id, message.attrPath);
+        if (this.#state === 'ready') void this.#work(message);
         return;
       case 'ping':
         this.#connection.send({ kind: 'pong', id: message.id });
@@ -137,29 +131,19 @@ export class ServedConnection {
   }
 
   /**
-   * Answers leave in batches while the master keeps enough work queued here
-   * that it is not waiting for them; otherwise (a shallow pipeline, slow
-   * items, the end of a run) at once. On loopback, where the extra process
-   * competes with the evaluators for CPU, batching took the remote bench
-   * from 1.40x to 1.13x of local workers (the writes and wakeups per item
-   * were most of the remote's cost).
+   * Answers at once: a chunk's results are one Event, sent with its Status
+   * in one write (MessageConnection.send), so there is nothing left to batch.
    */
-  #answer(id: number, event: WorkResult, restarted: boolean): void {
-    this.#connection.hold({ kind: 'event', id, event });
-    this.#connection.hold({ kind: 'status', id, restart: restarted });
-    const queuedBehind = this.#inFlight - 1;
-    if (queuedBehind < FLUSH_BELOW_QUEUED || this.#connection.held >= 2 * MAX_HELD_ANSWERS) this.#connection.flush();
-  }
-
-  async #work(id: number, attrPath: string[]): Promise<void> {
+  async #work({ id, chunk, budget }: Extract<ClientMessage, { kind: 'work' }>): Promise<void> {
     this.#inFlight++;
     try {
-      const { result, restarted } = await this.#evaluator!.evaluate(attrPath);
-      this.#answer(id, result, restarted);
+      const { results, restarted } = await this.#evaluator!.evaluate(chunk, budget);
+      this.#connection.send({ kind: 'event', id, events: results });
+      this.#connection.send({ kind: 'status', id, restart: restarted });
     } catch (error) {
       // Closed with the connection (nobody waits for the answer), or unable
       // to evaluate any more: then the master must hear it, or it would wait
-      // for this item for ever while pings keep getting pongs.
+      // for this chunk for ever while pings keep getting pongs.
       if (!this.#connection.closed) {
         const reason = `the evaluator failed: ${(error as Error).message}`;
         this.#log.warn({ reason }, 'ending the connection');

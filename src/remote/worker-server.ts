@@ -62,7 +62,7 @@ export class WorkerServer {
   }
 
   /**
-   * Stops accepting; every connection finishes the items already sent to
+   * Stops accepting; every connection finishes the chunks already sent to
    * its evaluator and is closed, so the master puts anything else back on
    * its queue.
    */

@@ -1,42 +1,52 @@
 /**
- * The Evaluator: one persistent `nix repl` child that answers attribute paths
- * with events. Defines the helpers and the root once per child, so the values
- * the attributes share (a package set's fixpoint) are forced once per child,
- * not once per attribute.
+ * The Evaluator: one persistent `nix repl` child that answers chunks of
+ * attributes with results. Defines the helpers and the root once per child,
+ * so the values the attributes share (a package set's fixpoint) are forced
+ * once per child, not once per attribute.
  *
- * The child is replaced when its resident memory passes the limit after an
- * item (Nix frees memory only by exiting) and when it dies. Unlike
+ * A chunk's siblings go in one request (nix-helpers' `chunk`), which costs
+ * about as much as the attributes themselves: one request per attribute
+ * cost several times more than evaluating a small one. A request that
+ * fails as a whole is split in halves down to single attributes, and a
+ * single attribute is asked for by name exactly as before chunks existed,
+ * so an error event carries the text Nix gives for that attribute alone.
+ *
+ * The child is replaced when its resident memory passes the limit after a
+ * chunk (Nix frees memory only by exiting) and when it dies. Unlike
  * nix-eval-jobs' workers the child keeps Nix's garbage collector on
  * (GC_DONT_GC=1 measured slower here on the heavy benchmark, and larger).
- * An item whose child died while evaluating it is tried once more on a
- * fresh child, so a child killed from outside loses nothing; if that child
- * dies too, the attribute itself kills Nix (a stack overflow, say) and
- * becomes an error event. Items queued behind it are simply sent again.
+ * A single attribute whose child died while evaluating it is tried once
+ * more on a fresh child, so a child killed from outside loses nothing; if
+ * that child dies too, the attribute itself kills Nix (a stack overflow,
+ * say) and becomes an error event. Requests queued behind it are simply
+ * sent again.
  *
  * Requests are pipelined: evaluate() may be called again before earlier
- * calls resolve, and the repl works through them in order. This hides the
- * round trip between the processes, which otherwise costs more than
- * evaluating a small attribute.
+ * calls resolve, and the repl works through them in order, which hides the
+ * round trip between the processes.
  */
 import { readFile } from 'node:fs/promises';
 import type { WorkerConfig } from '../config.js';
-import type { WorkResult } from '../events.js';
+import type { AttrsetResult, DerivationEvent, WorkResult } from '../events.js';
+import type { ChunkAnswer, WorkChunk, WorkUnit } from '../work.js';
 import { InputError } from '../failures.js';
 import type { Logger } from '../log.js';
 import { formatAttrPath, type AttrPath } from '../nix/syntax.js';
 import { parseInputDrvs } from '../nix/derivation-file.js';
 import { NixRepl, ReplExitedError } from './nix-repl.js';
-import { describeRequest, setupLines } from './nix-helpers.js';
-import { parsePrintedString, splitOutput, type ReplResponse } from './repl-framer.js';
+import { chunkRequest, describeRequest, setupLines, type ChunkDescription, type SiblingRange } from './nix-helpers.js';
+import { parsePrintedJson, splitOutput, type ReplResponse } from './repl-framer.js';
 
 export interface EvaluateOutcome {
-  result: WorkResult;
-  /** The child was replaced after this item because it passed the memory limit. */
+  /** The chunk's answer (see ChunkAnswer). */
+  results: ChunkAnswer;
+  /** The child was replaced after this chunk because it passed the memory limit. */
   restarted: boolean;
 }
 
+/** What the Nix side says about one attribute (HELPERS' describeValue). */
 interface Description {
-  kind: 'drv' | 'attrs' | 'skip';
+  kind: 'drv' | 'attrs' | 'skip' | 'retry';
   name?: string;
   system?: string;
   drvPath?: string;
@@ -51,6 +61,13 @@ interface Description {
   recurse?: boolean;
 }
 
+/** Siblings as the chunk names them, with the ranges the request asks for. */
+interface SiblingsPart {
+  ranges: SiblingRange[];
+  paths: AttrPath[];
+  names: string[];
+}
+
 export class Evaluator {
   readonly #config: WorkerConfig;
   readonly #log: Logger;
@@ -59,6 +76,8 @@ export class Evaluator {
   #closed = false;
   #retiring: Promise<void> | undefined;
   #retired: NixRepl | undefined;
+  /** How the last child that died while evaluating a request ended. */
+  #lastCrash = '';
 
   constructor(config: WorkerConfig, log: Logger) {
     this.#config = config;
@@ -70,22 +89,21 @@ export class Evaluator {
     await this.#ready();
   }
 
-  async evaluate(path: AttrPath): Promise<EvaluateOutcome> {
-    let response: ReplResponse | undefined;
-    let crashed = false;
-    while (response === undefined) {
-      try {
-        response = await this.#request(path);
-      } catch (error) {
-        if (!(error instanceof ReplExitedError)) throw error;
-        if (!error.wasRunning) continue;
-        if (crashed) return { result: errorEvent(path, `nix evaluator crashed: ${error.detail}`), restarted: true };
-        crashed = true;
-        this.#log.warn({ attr: formatAttrPath(path), reason: error.detail }, 'nix evaluator died; retrying on a fresh one');
-      }
+  /**
+   * Answers a chunk: its paths one request each, its siblings in one
+   * request that may walk inside the sets among them while the answer stays
+   * within `budget` attributes.
+   */
+  async evaluate(chunk: WorkChunk, budget: number): Promise<EvaluateOutcome> {
+    const answers: Array<Promise<WorkResult[]>> = [];
+    const siblings: WorkUnit[] = [];
+    for (const unit of chunk) {
+      if (unit.kind === 'path') answers.push(this.#single(unit.path).then((r) => [r]));
+      else siblings.push(unit);
     }
-    const result = await this.#toResult(path, response);
-    return { result, restarted: this.#recycleIfLarge() };
+    if (siblings.length > 0) answers.push(this.#siblings(siblingsPart(siblings), budget));
+    const results = (await Promise.all(answers)).flat();
+    return { results, restarted: this.#recycleIfLarge() };
   }
 
   /** The pid of the current child, if one runs (tests kill it to prove recovery). */
@@ -102,9 +120,107 @@ export class Evaluator {
     await Promise.all([repl?.close(), this.#retired?.close()]);
   }
 
-  async #request(path: AttrPath): Promise<ReplResponse> {
-    const repl = await this.#ready();
-    return repl.request(describeRequest(path));
+  /**
+   * One attribute alone, by name: a root, or a sibling whose chunk failed.
+   * Its error text is the one Nix gives for that attribute by itself.
+   */
+  async #single(path: AttrPath): Promise<WorkResult> {
+    const response = await this.#request(describeRequest(path), path);
+    if (response === undefined) return errorEvent(path, `nix evaluator crashed: ${this.#lastCrash}`);
+    const { error } = this.#splitLogged(response, path);
+    if (error !== undefined) return errorEvent(path, error);
+    const json = response.value === undefined ? undefined : parsePrintedJson(response.value);
+    if (json === undefined) return errorEvent(path, `unexpected output from nix repl: ${response.value ?? '(none)'}`);
+    return this.#result(path, json as Description);
+  }
+
+  /**
+   * Siblings in one request. A request that fails as a whole (an error
+   * tryEval cannot catch, a child that died) is split in two, down to single
+   * attributes, so each error lands on its own attribute.
+   */
+  async #siblings(part: SiblingsPart, budget: number): Promise<WorkResult[]> {
+    const first = part.paths[0]!;
+    const response = await this.#request(chunkRequest(part.ranges, budget), first, part.paths.length > 1);
+    if (response === undefined) return this.#split(part, budget);
+    const { error } = this.#splitLogged(response, first);
+    if (error !== undefined) return this.#split(part, budget);
+    const json = response.value === undefined ? undefined : parsePrintedJson(response.value);
+    const answer = json as ChunkDescription<Description> | undefined;
+    if (answer?.levels?.[0]?.length !== part.paths.length) return this.#split(part, budget);
+    if (!sameNames(answer.names, part.names)) {
+      this.#log.warn({ attr: formatAttrPath(first) }, 'the evaluator lists the attributes of a set differently from the master; asking for them by name');
+      return Promise.all(part.paths.map((path) => this.#single(path)));
+    }
+    return this.#unfold(part.paths, answer.levels);
+  }
+
+  #split(part: SiblingsPart, budget: number): Promise<WorkResult[]> {
+    if (part.paths.length === 1) return this.#single(part.paths[0]!).then((r) => [r]);
+    const [left, right] = halves(part);
+    return Promise.all([this.#siblings(left, budget), this.#siblings(right, budget)]).then(([l, r]) => l.concat(r));
+  }
+
+  /** Results from the levels of a chunk's answer (see ChunkDescription); siblings that threw are asked for alone. */
+  async #unfold(top: AttrPath[], levels: Description[][]): Promise<WorkResult[]> {
+    const results: Array<WorkResult | Promise<WorkResult>> = [];
+    let paths = top;
+    for (let depth = 0; depth < levels.length; depth++) {
+      const level = levels[depth]!;
+      const walked = depth + 1 < levels.length;
+      const next: AttrPath[] = [];
+      for (let i = 0; i < level.length; i++) {
+        const d = level[i]!;
+        const path = paths[i]!;
+        if (d.kind === 'retry') {
+          results.push(this.#single(path));
+          continue;
+        }
+        const result = this.#result(path, d);
+        if (walked && d.kind === 'attrs' && d.recurse) {
+          (result as AttrsetResult).childrenAnswered = true;
+          for (const name of d.attrs ?? []) next.push([...path, name]);
+        }
+        results.push(result);
+      }
+      paths = next;
+    }
+    return Promise.all(results);
+  }
+
+  /**
+   * Sends a request; undefined when the child died while evaluating it
+   * (`#lastCrash` says how). A request queued behind the one that killed
+   * the child is sent again on a fresh child. A single attribute that
+   * killed the child is tried once more on a fresh one before counting as
+   * a crash, so a child killed from outside loses nothing; a chunk
+   * (`isChunk`) is split instead, which finds the attribute that kills it.
+   */
+  async #request(line: string, path: AttrPath, isChunk = false): Promise<ReplResponse | undefined> {
+    let crashed = false;
+    for (;;) {
+      try {
+        const repl = await this.#ready();
+        return await repl.request(line);
+      } catch (error) {
+        if (!(error instanceof ReplExitedError)) throw error;
+        if (!error.wasRunning) continue;
+        this.#lastCrash = error.detail;
+        if (crashed || isChunk) return undefined;
+        crashed = true;
+        this.#log.warn({ attr: formatAttrPath(path), reason: error.detail }, 'nix evaluator died; retrying on a fresh one');
+      }
+    }
+  }
+
+  /** The request's error, after logging what else it printed (traces, warnings). */
+  #splitLogged(response: ReplResponse, path: AttrPath): { error: string | undefined } {
+    const { error, log } = splitOutput(response.text);
+    if (log.length > 0) {
+      const attr = formatAttrPath(path);
+      for (const line of log) this.#log.info({ attr }, line);
+    }
+    return { error };
   }
 
   #ready(): Promise<NixRepl> {
@@ -139,18 +255,12 @@ export class Evaluator {
     return repl;
   }
 
-  async #toResult(path: AttrPath, response: ReplResponse): Promise<WorkResult> {
-    const { error, log } = splitOutput(response.text);
-    for (const line of log) this.#log.info({ attr: formatAttrPath(path) }, line);
-    if (error !== undefined) return errorEvent(path, error);
-    const json = response.value === undefined ? undefined : parsePrintedString(response.value);
-    if (json === undefined) return errorEvent(path, `unexpected output from nix repl: ${response.value ?? '(none)'}`);
-    const d = JSON.parse(json) as Description;
+  #result(path: AttrPath, d: Description): WorkResult | Promise<WorkResult> {
     const attr = formatAttrPath(path);
     const attrPath = [...path];
     if (d.kind === 'attrs' && d.recurse) return { attr, attrPath, attrs: d.attrs ?? [] };
     if (d.kind !== 'drv') return { skip: true, attrPath };
-    const event: WorkResult = {
+    const event: DerivationEvent = {
       attr,
       attrPath,
       name: d.name ?? '',
@@ -160,18 +270,11 @@ export class Evaluator {
       requiredSystemFeatures: d.requiredSystemFeatures ?? [],
     };
     if (d.meta !== undefined) event.meta = d.meta;
-    if (this.#config.showInputDrvs) {
-      try {
-        event.inputDrvs = parseInputDrvs(await readFile(event.drvPath, 'utf8'));
-      } catch (e) {
-        return errorEvent(path, `cannot read input derivations of ${event.drvPath}: ${(e as Error).message}`);
-      }
-    }
     if (d.constituents !== undefined) event.constituents = d.constituents;
     if (d.namedConstituents !== undefined) event.namedConstituents = d.namedConstituents;
     if (d.globConstituents !== undefined) event.globConstituents = d.globConstituents;
     if ('extraValue' in d) event.extraValue = d.extraValue;
-    return event;
+    return this.#config.showInputDrvs ? withInputDrvs(path, event) : event;
   }
 
   #recycleIfLarge(): boolean {
@@ -184,6 +287,49 @@ export class Evaluator {
     this.#retiring = repl.idle().then(() => repl.close());
     return true;
   }
+}
+
+async function withInputDrvs(path: AttrPath, event: DerivationEvent): Promise<WorkResult> {
+  try {
+    event.inputDrvs = parseInputDrvs(await readFile(event.drvPath, 'utf8'));
+    return event;
+  } catch (e) {
+    return errorEvent(path, `cannot read input derivations of ${event.drvPath}: ${(e as Error).message}`);
+  }
+}
+
+function siblingsPart(units: readonly WorkUnit[]): SiblingsPart {
+  const part: SiblingsPart = { ranges: [], paths: [], names: [] };
+  for (const unit of units) {
+    if (unit.kind !== 'siblings') continue;
+    part.ranges.push({ parent: unit.parent, from: unit.from, count: unit.names.length });
+    for (const name of unit.names) {
+      part.paths.push([...unit.parent, name]);
+      part.names.push(name);
+    }
+  }
+  return part;
+}
+
+/** A part of two or more siblings split into two by count (a range may be cut in two). */
+function halves(part: SiblingsPart): [SiblingsPart, SiblingsPart] {
+  const half = Math.floor(part.paths.length / 2);
+  const left: SiblingsPart = { ranges: [], paths: part.paths.slice(0, half), names: part.names.slice(0, half) };
+  const right: SiblingsPart = { ranges: [], paths: part.paths.slice(half), names: part.names.slice(half) };
+  let seen = 0;
+  for (const range of part.ranges) {
+    const cut = Math.min(Math.max(half - seen, 0), range.count);
+    if (cut > 0) left.ranges.push({ parent: range.parent, from: range.from, count: cut });
+    if (cut < range.count) right.ranges.push({ parent: range.parent, from: range.from + cut, count: range.count - cut });
+    seen += range.count;
+  }
+  return [left, right];
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function errorEvent(path: AttrPath, error: string): WorkResult {

@@ -1,13 +1,12 @@
 /** A Worker evaluating in this process's own `nix repl` child. */
 import type { WorkerConfig } from '../config.js';
-import type { WorkResult } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Worker } from '../master/worker.js';
-import type { AttrPath } from '../nix/syntax.js';
+import type { ChunkAnswer, WorkChunk } from '../work.js';
 import { Evaluator } from './evaluator.js';
 
-/** Requests a local worker keeps in flight at most: enough to hide the round trip to its child. */
-export const LOCAL_PIPELINE_DEPTH = 4;
+/** Chunks a local worker holds at most: one evaluating and one waiting in the pipe hide the round trip to its child. */
+export const LOCAL_PIPELINE_DEPTH = 2;
 
 export class LocalWorker implements Worker {
   readonly id: string;
@@ -28,11 +27,11 @@ export class LocalWorker implements Worker {
     await this.#evaluator.start();
   }
 
-  async evaluate(path: AttrPath): Promise<WorkResult> {
+  async evaluate(chunk: WorkChunk, budget: number): Promise<ChunkAnswer> {
     if (!this.#evaluator) throw new Error(`worker ${this.id} evaluated before setup`);
-    const { result, restarted } = await this.#evaluator.evaluate(path);
+    const { results, restarted } = await this.#evaluator.evaluate(chunk, budget);
     if (restarted) this.#restarts++;
-    return result;
+    return results;
   }
 
   /** How many times its evaluator was replaced for passing the memory limit. */

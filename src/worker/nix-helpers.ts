@@ -2,7 +2,8 @@
  * The Nix side of the evaluator: helper functions defined once in each repl
  * child, and the expressions that set up the root and describe one attribute.
  * Each request is a single line whose answer is one JSON string, so parsing
- * the repl's output stays trivial and a whole item costs one round trip.
+ * the repl's output stays trivial and a chunk of attributes costs one round
+ * trip.
  */
 import { nixString, nixStringList, type AttrPath } from '../nix/syntax.js';
 import type { AutoArg, ResolvedInput } from '../config.js';
@@ -15,13 +16,21 @@ import type { AutoArg, ResolvedInput } from '../config.js';
  * names.
  *
  * `describe` answers one attribute path with a record the TypeScript side
- * turns into an event: a derivation (forcing drvPath writes the .drv, as
+ * turns into an event (`describeValue` for a value at hand): a derivation (forcing drvPath writes the .drv, as
  * nix-instantiate does), a set to recurse into (the root always; others when
  * `recurseForDerivations` is true or with --force-recurse), or `skip`.
  * `callLocked` loads a flake from a given lock graph (used with
  * --override-input, whose overrides live only in the master's lock): each
  * node's locked source is fetched with fetchTree and its `outputs` called
  * with its inputs and `self`, the shape `builtins.getFlake` produces.
+ *
+ * `chunk` describes many siblings in one request (see chunkRequest). It
+ * finds them through a memo of the tree (`memoOf`): each set's filtered,
+ * sorted names and its children's memos are computed once per child process
+ * however many requests visit them (attrNames of a 100k set costs
+ * milliseconds). Each sibling is described behind `tryEval`; errors tryEval
+ * cannot catch (abort, type errors, infinite recursion) fail the whole
+ * request, and the caller splits it.
  *
  * Meta values are kept when they force and serialise (no functions, no
  * derivations), the rule Nix uses for `nix-env --json --meta`.
@@ -80,18 +89,37 @@ let
     let features = d.requiredSystemFeatures or [ ]; in
     if builtins.isList features then features
     else builtins.filter (s: builtins.isString s && s != "") (builtins.split "[[:space:]]+" (toString features));
-  describe = opts: root: path:
-    let v = select root path; in
+  namesOf = v: builtins.filter (n: n != "recurseForDerivations") (builtins.attrNames v);
+  describeValue = opts: isRoot: v: names:
     if isDerivation v then
       { kind = "drv"; name = v.name; system = v.system or "unknown"; drvPath = v.drvPath; outputs = outputsOf v; requiredSystemFeatures = featuresOf v; }
       // (if opts.meta then { meta = metaOf v; } else { })
       // (if opts.apply != null then { extraValue = opts.apply v; } else { })
       // aggregateOf v
     else if builtins.isAttrs v then
-      let recurse = path == [ ] || opts.forceRecurse || (v.recurseForDerivations or false); in
-      { kind = "attrs"; attrs = if recurse then builtins.filter (n: n != "recurseForDerivations") (builtins.attrNames v) else [ ]; recurse = recurse; }
+      let recurse = isRoot || opts.forceRecurse || (v.recurseForDerivations or false); in
+      { kind = "attrs"; attrs = if recurse then names else [ ]; recurse = recurse; }
     else { kind = "skip"; };
-in { inherit autoCall select callLocked describe; }`;
+  describe = opts: root: path: let v = select root path; in describeValue opts (path == [ ]) v (namesOf v);
+  memoOf = name: v: { inherit name; value = v; names = namesOf v; kids = builtins.mapAttrs memoOf v; };
+  guarded = opts: node:
+    let d = describeValue opts false node.value node.names; tried = builtins.tryEval (builtins.deepSeq d d); in
+    if tried.success then tried.value else { kind = "retry"; };
+  chunk = opts: memo: budget: units:
+    let
+      nodeAt = builtins.foldl' (node: name: node.kids.\${name}) memo;
+      start = builtins.concatMap (unit:
+        let node = nodeAt (builtins.elemAt unit 0); from = builtins.elemAt unit 1; in
+        builtins.genList (i: node.kids.\${builtins.elemAt node.names (from + i)}) (builtins.elemAt unit 2)) units;
+      levels = count: nodes:
+        let
+          described = map (node: { inherit node; d = guarded opts node; }) nodes;
+          sets = builtins.filter (x: x.d.kind == "attrs" && x.d.recurse) described;
+          next = builtins.concatMap (x: map (name: x.node.kids.\${name}) x.d.attrs) sets;
+          total = count + builtins.length next;
+        in [ (map (x: x.d) described) ] ++ (if next != [ ] && total <= budget then levels total next else [ ]);
+    in { names = map (node: node.name) start; levels = levels (builtins.length start) start; };
+in { inherit autoCall select callLocked describe memoOf chunk; }`;
 
 /** Repl definitions, one per line (the repl reads one expression per line). */
 export interface DescribeOptions {
@@ -114,6 +142,8 @@ export function setupLines(input: ResolvedInput, autoArgs: readonly AutoArg[], o
     `__evixArgs = { ${args} }`,
     `__evixRoot = ${opts.select ? `${parenthesized(opts.select)} (${root})` : root}`,
     `_e = path: builtins.toJSON (__evix.describe __evixOpts __evixRoot path)`,
+    `__evixMemo = __evix.memoOf "" __evixRoot`,
+    `_c = budget: units: builtins.toJSON (__evix.chunk __evixOpts __evixMemo budget units)`,
   ];
 }
 
@@ -145,8 +175,36 @@ export function describeRequest(path: AttrPath): string {
   return `_e[${path.map(nixString).join('')}]`;
 }
 
+/** Consecutive children of the set at `parent`: `count` of them from index `from` of its attrs list. */
+export interface SiblingRange {
+  parent: AttrPath;
+  from: number;
+  count: number;
+}
 
+/**
+ * The request for sibling ranges, walking inside the sets among them while
+ * the answer stays within `budget` attributes. Its answer is the JSON of
+ * ChunkDescription. A sibling is named by its index, so the request's length
+ * does not grow with the names (see ReplFramer for why length matters).
+ */
+export function chunkRequest(ranges: readonly SiblingRange[], budget: number): string {
+  return `_c ${budget} [${ranges.map((r) => `[[${r.parent.map(nixString).join('')}]${r.from} ${r.count}]`).join('')}]`;
+}
 
+/**
+ * What `chunk` answers: the names of the siblings asked for (so the caller
+ * can check the evaluator's sets agree with its own), and their
+ * descriptions level by level. Level 0 describes the siblings in order;
+ * level k+1, when present, describes the children of every set of level k
+ * to walk into, in order; a set's children either all follow or none do.
+ * A description of kind `retry` is an attribute whose evaluation threw
+ * (caught by tryEval, which loses the message): ask for it alone.
+ */
+export interface ChunkDescription<D> {
+  names: string[];
+  levels: D[][];
+}
 
 /**
  * An expression from the command line, in parentheses that close on a line

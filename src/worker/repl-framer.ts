@@ -27,6 +27,7 @@ export interface ReplResponse {
 
 const ANSI = /\x1b\[[0-9;]*m/g;
 const ECHO_PREFIX = 'nix-repl> ';
+const COLOUR_END = '\x1b[0m';
 
 /** The line sent after a request to frame its response: a string that prints as itself. */
 export function markerRequest(id: number): string {
@@ -57,7 +58,7 @@ export class ReplFramer {
         this.#text += `${line}\n`;
         continue;
       }
-      const plain = line.replace(ANSI, '');
+      const plain = withoutColour(line);
       const id = this.#expected[0];
       if (id !== undefined && plain === markerRequest(id)) {
         this.#expected.shift();
@@ -78,24 +79,35 @@ export class ReplFramer {
 }
 
 /**
- * Reads a string as the repl prints it (`"a\"b\${c}"`) back into its text.
- * Returns undefined when `printed` is not a string literal.
+ * A printed value without its colour codes. A string or a number is one
+ * coloured run (`ESC[35;1m"…"ESC[0m`): its ends are cut off instead of
+ * running a regular expression over an answer of many kilobytes.
  */
-export function parsePrintedString(printed: string): string | undefined {
+function withoutColour(line: string): string {
+  const start = line.indexOf('m') + 1;
+  const end = line.length - COLOUR_END.length;
+  if (start > 0 && line.endsWith(COLOUR_END) && line.indexOf('\x1b', start) === end) return line.slice(start, end);
+  return line.replace(ANSI, '');
+}
+
+/**
+ * Reads a string the repl printed whose text is JSON (`"{\"a\":1}"`) and
+ * parses that JSON; undefined when it is not a string holding JSON. The repl
+ * escapes `"`, `\`, newline, return and tab as JSON does; the text of
+ * builtins.toJSON holds no other control characters. Some Nix versions also
+ * print `${` as `\${`, which JSON does not know: undone escape by escape
+ * (an escaped backslash may precede it), and only when the text has one.
+ * Then the printed string is a JSON string literal: two native parses
+ * instead of a loop over every character of a large answer.
+ */
+export function parsePrintedJson(printed: string): unknown {
   if (printed.length < 2 || printed[0] !== '"' || printed[printed.length - 1] !== '"') return undefined;
-  const body = printed.slice(1, -1);
-  if (!body.includes('\\')) return body;
-  let out = '';
-  for (let i = 0; i < body.length; i++) {
-    const c = body[i];
-    if (c !== '\\') {
-      out += c;
-      continue;
-    }
-    const next = body[++i];
-    out += next === 'n' ? '\n' : next === 'r' ? '\r' : next === 't' ? '\t' : (next ?? '');
+  const literal = printed.includes('${') ? printed.replace(/\\[\s\S]/g, (escape) => (escape === '\\$' ? '$' : escape)) : printed;
+  try {
+    return JSON.parse(JSON.parse(literal) as string);
+  } catch {
+    return undefined;
   }
-  return out;
 }
 
 /**

@@ -100,9 +100,9 @@ test('a recorded handshake replayed on a new connection is refused', async () =>
   const setup = encodeClient({ kind: 'setup', protocolVersion: PROTOCOL_VERSION, nonce, mac: clientMac(TOKEN, serverNonce, nonce, configBytes), config: configBytes });
   first.socket.write(setup);
   expect((await first.next('ready')).kind).toBe('ready');
-  first.socket.write(encodeClient({ kind: 'work', id: 1, attrPath: ['a'] }));
+  first.socket.write(encodeClient({ kind: 'work', id: 1, chunk: [{ kind: 'path', path: ['a'] }], budget: 1 }));
   const event = await first.next('event');
-  expect(event.kind === 'event' && 'drvPath' in event.event).toBe(true);
+  expect(event.kind === 'event' && event.events.length === 1 && 'drvPath' in event.events[0]!).toBe(true);
   first.socket.end();
 
   const replay = new RawClient();
@@ -115,7 +115,7 @@ test('a recorded handshake replayed on a new connection is refused', async () =>
 test('work before the handshake, garbage and an oversized frame are dropped', async () => {
   const early = new RawClient();
   await early.hello();
-  early.socket.write(encodeClient({ kind: 'work', id: 1, attrPath: ['a'] }));
+  early.socket.write(encodeClient({ kind: 'work', id: 1, chunk: [{ kind: 'path', path: ['a'] }], budget: 1 }));
   expect(await early.next('error')).toEqual({ kind: 'error', message: 'expected setup first' });
   await early.closed;
 

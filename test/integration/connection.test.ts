@@ -1,7 +1,6 @@
-/** MessageConnection over a real loopback socket: when queued messages leave. */
+/** MessageConnection over a real loopback socket: when sent messages leave. */
 import { once } from 'node:events';
 import { createServer, connect, type Socket } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, expect, test } from 'vitest';
 import { decodeServer, encodeServer, type ServerMessage } from '../../src/protocol/codec.js';
 import { MessageConnection } from '../../src/protocol/connection.js';
@@ -9,8 +8,8 @@ import { MessageConnection } from '../../src/protocol/connection.js';
 const opened: Socket[] = [];
 afterEach(() => opened.splice(0).forEach((s) => s.destroy()));
 
-/** A sending connection and the statuses the other end has received, in order. */
-async function pair(holdMs: number): Promise<{ sender: MessageConnection<ServerMessage, ServerMessage>; received: number[]; closed: Promise<void> }> {
+/** A sending connection, the statuses the other end has received in order, and how many writes the sender's socket made. */
+async function pair(): Promise<{ sender: MessageConnection<ServerMessage, ServerMessage>; received: number[]; writes: () => number; closed: Promise<void> }> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -19,41 +18,38 @@ async function pair(holdMs: number): Promise<{ sender: MessageConnection<ServerM
   const [accepted] = (await once(server, 'connection')) as [Socket];
   server.close();
   opened.push(client, accepted);
+  // Every write to the kernel goes through one of these two methods of the Writable.
+  let writes = 0;
+  const socket = accepted as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
+  for (const method of ['_write', '_writev'] as const) {
+    const original = socket[method].bind(socket);
+    socket[method] = (...args) => {
+      writes++;
+      original(...args);
+    };
+  }
   const codec = { decode: decodeServer, encode: encodeServer };
-  const sender = new MessageConnection<ServerMessage, ServerMessage>(accepted, codec, undefined, { holdMs });
+  const sender = new MessageConnection<ServerMessage, ServerMessage>(accepted, codec);
   const receiver = new MessageConnection<ServerMessage, ServerMessage>(client, codec);
   const received: number[] = [];
   receiver.onMessage((m) => received.push(m.kind === 'status' ? m.id : -1));
   const closed = new Promise<void>((resolve) => receiver.onClose(() => resolve()));
-  return { sender, received, closed };
+  return { sender, received, writes: () => writes, closed };
 }
 
 const status = (id: number): ServerMessage => ({ kind: 'status', id, restart: false });
 
-test('held messages stay until flush, then leave in order', async () => {
-  const { sender, received } = await pair(60_000);
-  for (const id of [1, 2, 3]) sender.hold(status(id));
-  expect(sender.held).toBe(3);
-  await sleep(200);
-  expect(received).toEqual([]);
-  sender.flush();
-  expect(sender.held).toBe(0);
+test('messages sent in one tick leave in one write, in order', async () => {
+  const { sender, received, writes } = await pair();
+  for (const id of [1, 2, 3]) sender.send(status(id));
   await expect.poll(() => received).toEqual([1, 2, 3]);
+  expect(writes()).toBe(1);
 });
 
-test('held messages leave by themselves after the hold time', async () => {
-  const { sender, received } = await pair(50);
-  sender.hold(status(7));
-  await expect.poll(() => received, { timeout: 2000 }).toEqual([7]);
-});
-
-test('a sent message takes the held ones with it; ending writes them first', async () => {
-  const { sender, received, closed } = await pair(60_000);
-  sender.hold(status(1));
-  sender.send(status(2));
-  await expect.poll(() => received).toEqual([1, 2]);
-  sender.hold(status(3));
-  sender.end(status(4));
+test('ending writes what was sent before it, then the last message', async () => {
+  const { sender, received, closed } = await pair();
+  sender.send(status(1));
+  sender.end(status(2));
   await closed;
-  expect(received).toEqual([1, 2, 3, 4]);
+  expect(received).toEqual([1, 2]);
 });

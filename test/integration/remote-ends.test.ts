@@ -13,6 +13,7 @@ import { WorkerUnavailableError } from '../../src/master/worker.js';
 import { RemoteRefusedError } from '../../src/remote/client-handshake.js';
 import { RemoteWorker } from '../../src/remote/remote-worker.js';
 import { WorkerServer } from '../../src/remote/worker-server.js';
+import type { WorkChunk } from '../../src/work.js';
 
 const WIDE = fileURLToPath(new URL('../fixtures/wide.nix', import.meta.url));
 
@@ -51,6 +52,9 @@ function remote(port: number): RemoteWorker {
 
 const fileConfig = (path: string): WorkerConfig => ({ ...completeConfig({ input: { kind: 'file', path } }), input: { kind: 'file', path } });
 
+/** A chunk of the one attribute at `path`, and the budget that walks nothing more. */
+const one = (...path: string[]): [WorkChunk, number] => [[{ kind: 'path', path }], 1];
+
 /** The `nix repl` children of this process. */
 async function replChildren(): Promise<number[]> {
   const { stdout } = await execa('pgrep', ['-P', String(process.pid), '-f', 'repl'], { reject: false });
@@ -61,7 +65,7 @@ test('an evaluator that cannot start again ends the connection: the item goes ba
   const { port } = await serve();
   const worker = remote(port);
   await worker.setup(fileConfig(WIDE));
-  expect(await worker.evaluate(['g0', 'd0'])).toMatchObject({ name: 'wide-0' });
+  expect(await worker.evaluate(...one('g0', 'd0'))).toMatchObject([{ name: 'wide-0' }]);
 
   // The child dies, and its replacement cannot start: Nix is gone from the PATH.
   const children = await replChildren();
@@ -74,13 +78,24 @@ test('an evaluator that cannot start again ends the connection: the item goes ba
   process.kill(children[0]!, 'SIGKILL');
   await sleep(200);
 
-  const answer = worker.evaluate(['g0', 'd1']);
+  const answer = worker.evaluate(...one('g0', 'd1'));
   // Pings still get pongs, so only an answer or the end of the connection can settle this.
   const settled = await Promise.race([answer.then(() => 'answered', (error: unknown) => error), sleep(10_000, 'still waiting')]);
   expect(settled).toBeInstanceOf(WorkerUnavailableError);
   expect((settled as Error).message).toMatch(/the evaluator failed: could not start the nix evaluator/);
   // Reconnecting meets the same failure at setup: a refusal, so the master stops trying.
   expect(await worker.recover()).toBe(false);
+});
+
+test('a chunk of roots and siblings crosses as one Work and its results come back in order', async () => {
+  const { port } = await serve();
+  const worker = remote(port);
+  await worker.setup(fileConfig(WIDE));
+  const chunk: WorkChunk = [
+    { kind: 'path', path: ['g1', 'd0'] },
+    { kind: 'siblings', parent: ['g0'], from: 2, names: ['d2', 'd3', 'd4'] },
+  ];
+  expect(await worker.evaluate(chunk, 4)).toMatchObject([{ name: 'wide-10' }, { name: 'wide-2' }, { name: 'wide-3' }, { name: 'wide-4' }]);
 });
 
 test('a file the worker cannot see is refused at setup, in one line', async () => {
@@ -97,13 +112,13 @@ test('--max-connections: a connection past the limit is refused, the ones within
   await first.setup(fileConfig(WIDE));
   const second = remote(port);
   await expect(second.setup(fileConfig(WIDE))).rejects.toThrow(`worker 127.0.0.1:${port}: worker is busy: 1 connections already`);
-  expect(await first.evaluate(['g0', 'd1'])).toMatchObject({ name: 'wide-1' });
+  expect(await first.evaluate(...one('g0', 'd1'))).toMatchObject([{ name: 'wide-1' }]);
 });
 
 test("past the worker's memory limit its evaluator is replaced after each item, and the master is told", async () => {
   const { port } = await serve({ maxMemoryMiB: 1 });
   const worker = remote(port);
   await worker.setup(fileConfig(WIDE));
-  for (let i = 0; i < 5; i++) expect(await worker.evaluate(['g0', `d${i}`])).toMatchObject({ name: `wide-${i}` });
+  for (let i = 0; i < 5; i++) expect(await worker.evaluate(...one('g0', `d${i}`))).toMatchObject([{ name: `wide-${i}` }]);
   expect(worker.restarts).toBe(5);
 });

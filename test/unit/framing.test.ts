@@ -3,7 +3,8 @@ import { FrameDecoder, FramingError } from '../../src/protocol/framing.js';
 import { decodeClient, decodeConfig, decodeServer, encodeClient, encodeConfig, encodeServer, type ServerMessage } from '../../src/protocol/codec.js';
 import { ITEM_ANSWERS } from '../protocol-samples.js';
 
-const work = (id: number) => encodeClient({ kind: 'work', id, attrPath: ['a', `b.${id}`, 'ü'] });
+const chunk = (id: number) => [{ kind: 'path' as const, path: ['a', `b.${id}`, 'ü'] }];
+const work = (id: number) => encodeClient({ kind: 'work', id, chunk: chunk(id), budget: 1 });
 
 test('a frame split into single bytes comes out whole', () => {
   const decoder = new FrameDecoder();
@@ -11,7 +12,7 @@ test('a frame split into single bytes comes out whole', () => {
   const frames = [];
   for (const byte of bytes) frames.push(...decoder.push(Buffer.from([byte])));
   expect(frames).toHaveLength(1);
-  expect(decodeClient(frames[0]!)).toEqual({ kind: 'work', id: 7, attrPath: ['a', 'b.7', 'ü'] });
+  expect(decodeClient(frames[0]!)).toEqual({ kind: 'work', id: 7, chunk: chunk(7), budget: 1 });
   expect(decoder.buffered).toBe(0);
 });
 
@@ -20,10 +21,10 @@ test('coalesced frames come out one by one, a partial one waits', () => {
   const third = work(3);
   const all = Buffer.concat([work(1), work(2), third.subarray(0, 5)]);
   expect(decoder.push(all).map((f) => decodeClient(f))).toEqual([
-    { kind: 'work', id: 1, attrPath: ['a', 'b.1', 'ü'] },
-    { kind: 'work', id: 2, attrPath: ['a', 'b.2', 'ü'] },
+    { kind: 'work', id: 1, chunk: chunk(1), budget: 1 },
+    { kind: 'work', id: 2, chunk: chunk(2), budget: 1 },
   ]);
-  expect(decoder.push(third.subarray(5)).map((f) => decodeClient(f))).toEqual([{ kind: 'work', id: 3, attrPath: ['a', 'b.3', 'ü'] }]);
+  expect(decoder.push(third.subarray(5)).map((f) => decodeClient(f))).toEqual([{ kind: 'work', id: 3, chunk: chunk(3), budget: 1 }]);
 });
 
 test('an oversized frame is refused from its header, before its body arrives', () => {
@@ -95,6 +96,6 @@ test('the config survives a round trip', () => {
 
 test('large messages decode within the traversal limit', () => {
   const attrs = Array.from({ length: 5000 }, (_, i) => `child-${i}`);
-  const m: ServerMessage = { kind: 'event', id: 1, event: { attr: 'big', attrPath: ['big'], attrs } };
+  const m: ServerMessage = { kind: 'event', id: 1, events: [{ attr: 'big', attrPath: ['big'], attrs }, ...attrs.map((name) => ({ skip: true as const, attrPath: ['big', name] }))] };
   expect(decodeServer(encodeServer(m))).toEqual(m);
 });

@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { ReplFramer, markerRequest, parsePrintedString, splitOutput } from '../../src/worker/repl-framer.js';
+import { ReplFramer, markerRequest, parsePrintedJson, splitOutput } from '../../src/worker/repl-framer.js';
 
 const value = (text: string) => `\x1b[35;1m${text}\x1b[0m`;
 const marker = (id: number) => `nix-repl> ${markerRequest(id)}\n${value(markerRequest(id))}\n\n`;
@@ -43,11 +43,19 @@ test("another request's marker does not end the current one", () => {
   expect(framer.unframedText).toBe('error: stack overflow\n');
 });
 
-test('parsePrintedString undoes the repl string escapes', () => {
-  expect(parsePrintedString('"plain"')).toBe('plain');
-  expect(parsePrintedString('"{\\"a\\":\\"\\${x}\\\\n\\"}"')).toBe('{"a":"${x}\\n"}');
-  expect(parsePrintedString('"tab\\tnl\\n"')).toBe('tab\tnl\n');
-  expect(parsePrintedString('42')).toBeUndefined();
+test('parsePrintedJson reads the JSON inside a string the repl printed', () => {
+  // Printed texts as written here, with `$` spelled S (a template literal cannot hold `${`).
+  const printed = (text: string) => text.replaceAll('S', '$');
+  // builtins.toJSON { a = "\${x}\\n"; q = "\"\t"; } as Nix 2.8 prints it.
+  expect(parsePrintedJson(printed(String.raw`"{\"a\":\"S{x}\\\\n\",\"q\":\"\\\"\\t\"}"`))).toEqual({ a: '${x}\\n', q: '"\t' });
+  // Nix versions that escape an interpolation in what they print.
+  expect(parsePrintedJson(printed(String.raw`"{\"a\":\"\S{x}\"}"`))).toEqual({ a: '${x}' });
+  // A backslash before an interpolation, unescaped (2.8) and escaped.
+  expect(parsePrintedJson(printed(String.raw`"[\"\\\\S{y}\"]"`))).toEqual(['\\${y}']);
+  expect(parsePrintedJson(printed(String.raw`"[\"\\\\\S{y}\"]"`))).toEqual(['\\${y}']);
+  expect(parsePrintedJson('"[1,2]"')).toEqual([1, 2]);
+  expect(parsePrintedJson('42')).toBeUndefined();
+  expect(parsePrintedJson('"not json"')).toBeUndefined();
 });
 
 test('splitOutput separates log lines from the error and drops frames of our helper', () => {

@@ -18,7 +18,7 @@ export const ServerMessage_Which = {
 */
   EVENT: 2,
   /**
-* follows each event
+* follows each WorkEvent
 *
 */
   STATUS: 3,
@@ -141,7 +141,7 @@ export class ServerMessage extends $.Struct {
     return $.utils.disown(this.status);
   }
   /**
-* follows each event
+* follows each WorkEvent
 *
 */
   get status(): WorkStatus {
@@ -269,6 +269,7 @@ export class WorkEvent extends $.Struct {
     id: "d08401119f8b2405",
     size: new $.ObjectSize(8, 1),
   };
+  static _Events: $.ListCtor<Event>;
   /**
 * the Work it answers
 *
@@ -279,22 +280,29 @@ export class WorkEvent extends $.Struct {
   set id(value: bigint) {
     $.utils.setUint64(0, value, this);
   }
-  _adoptEvent(value: $.Orphan<Event>): void {
+  _adoptEvents(value: $.Orphan<$.List<Event>>): void {
     $.utils.adopt(value, $.utils.getPointer(0, this));
   }
-  _disownEvent(): $.Orphan<Event> {
-    return $.utils.disown(this.event);
+  _disownEvents(): $.Orphan<$.List<Event>> {
+    return $.utils.disown(this.events);
   }
-  get event(): Event {
-    return $.utils.getStruct(0, Event, this);
+  /**
+* every result of its chunk, in order: one per
+* attribute the Work named, then those of
+* children the worker walked itself (see
+* Event.childrenAnswered and src/work.ts)
+*
+*/
+  get events(): $.List<Event> {
+    return $.utils.getList(0, WorkEvent._Events, this);
   }
-  _hasEvent(): boolean {
+  _hasEvents(): boolean {
     return !$.utils.isNull($.utils.getPointer(0, this));
   }
-  _initEvent(): Event {
-    return $.utils.initStructAt(0, Event, this);
+  _initEvents(length: number): $.List<Event> {
+    return $.utils.initList(0, WorkEvent._Events, length, this);
   }
-  set event(value: Event) {
+  set events(value: $.List<Event>) {
     $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
   toString(): string { return "WorkEvent_" + super.toString(); }
@@ -306,7 +314,7 @@ export const WorkStatus_State = {
 */
   READY: 0,
   /**
-* the evaluator was replaced (memory limit) after this item
+* the evaluator was replaced (memory limit) after this chunk
 *
 */
   RESTART: 1
@@ -456,6 +464,18 @@ export class Event extends $.Struct {
   }
   set skip(_: true) {
     $.utils.setUint16(0, 3, this);
+  }
+  /**
+* attrset: the worker walked its children and
+* their results follow in the same WorkEvent,
+* so the master must not ask for them
+*
+*/
+  get childrenAnswered(): boolean {
+    return $.utils.getBit(16, this);
+  }
+  set childrenAnswered(value: boolean) {
+    $.utils.setBit(16, value, this);
   }
   toString(): string { return "Event_" + super.toString(); }
   which(): Event_Which {
@@ -851,33 +871,177 @@ export class Work extends $.Struct {
   static readonly _capnp = {
     displayName: "Work",
     id: "914fb8aab1ecda8b",
-    size: new $.ObjectSize(8, 1),
+    size: new $.ObjectSize(16, 1),
   };
+  static _Units: $.ListCtor<WorkUnit>;
   get id(): bigint {
     return $.utils.getUint64(0, this);
   }
   set id(value: bigint) {
     $.utils.setUint64(0, value, this);
   }
-  _adoptAttrPath(value: $.Orphan<$.List<string>>): void {
+  _adoptUnits(value: $.Orphan<$.List<WorkUnit>>): void {
     $.utils.adopt(value, $.utils.getPointer(0, this));
   }
-  _disownAttrPath(): $.Orphan<$.List<string>> {
-    return $.utils.disown(this.attrPath);
+  _disownUnits(): $.Orphan<$.List<WorkUnit>> {
+    return $.utils.disown(this.units);
   }
-  get attrPath(): $.List<string> {
-    return $.utils.getList(0, $.TextList, this);
+  /**
+* a chunk: at most 4096 attributes, see
+* MAX_CHUNK_ATTRIBUTES in src/protocol/codec.ts
+*
+*/
+  get units(): $.List<WorkUnit> {
+    return $.utils.getList(0, Work._Units, this);
   }
-  _hasAttrPath(): boolean {
+  _hasUnits(): boolean {
     return !$.utils.isNull($.utils.getPointer(0, this));
   }
-  _initAttrPath(length: number): $.List<string> {
-    return $.utils.initList(0, $.TextList, length, this);
+  _initUnits(length: number): $.List<WorkUnit> {
+    return $.utils.initList(0, Work._Units, length, this);
   }
-  set attrPath(value: $.List<string>) {
+  set units(value: $.List<WorkUnit>) {
     $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
+  /**
+* the most results the answer may hold: the
+* worker walks into sets of the chunk within
+* it (at most MAX_CHUNK_ATTRIBUTES too)
+*
+*/
+  get budget(): number {
+    return $.utils.getUint32(8, this);
+  }
+  set budget(value: number) {
+    $.utils.setUint32(8, value, this);
+  }
   toString(): string { return "Work_" + super.toString(); }
+}
+export const WorkUnit_Which = {
+  /**
+* one attribute by its path: a root of the walk
+*
+*/
+  PATH: 0,
+  SIBLINGS: 1
+} as const;
+export type WorkUnit_Which = (typeof WorkUnit_Which)[keyof typeof WorkUnit_Which];
+export class WorkUnit extends $.Struct {
+  static readonly PATH = WorkUnit_Which.PATH;
+  static readonly SIBLINGS = WorkUnit_Which.SIBLINGS;
+  static readonly _capnp = {
+    displayName: "WorkUnit",
+    id: "8b6d92ca99a0235f",
+    size: new $.ObjectSize(8, 1),
+  };
+  _adoptPath(value: $.Orphan<$.List<string>>): void {
+    $.utils.setUint16(0, 0, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownPath(): $.Orphan<$.List<string>> {
+    return $.utils.disown(this.path);
+  }
+  /**
+* one attribute by its path: a root of the walk
+*
+*/
+  get path(): $.List<string> {
+    $.utils.testWhich("path", $.utils.getUint16(0, this), 0, this);
+    return $.utils.getList(0, $.TextList, this);
+  }
+  _hasPath(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initPath(length: number): $.List<string> {
+    $.utils.setUint16(0, 0, this);
+    return $.utils.initList(0, $.TextList, length, this);
+  }
+  get _isPath(): boolean {
+    return $.utils.getUint16(0, this) === 0;
+  }
+  set path(value: $.List<string>) {
+    $.utils.setUint16(0, 0, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptSiblings(value: $.Orphan<Siblings>): void {
+    $.utils.setUint16(0, 1, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownSiblings(): $.Orphan<Siblings> {
+    return $.utils.disown(this.siblings);
+  }
+  get siblings(): Siblings {
+    $.utils.testWhich("siblings", $.utils.getUint16(0, this), 1, this);
+    return $.utils.getStruct(0, Siblings, this);
+  }
+  _hasSiblings(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initSiblings(): Siblings {
+    $.utils.setUint16(0, 1, this);
+    return $.utils.initStructAt(0, Siblings, this);
+  }
+  get _isSiblings(): boolean {
+    return $.utils.getUint16(0, this) === 1;
+  }
+  set siblings(value: Siblings) {
+    $.utils.setUint16(0, 1, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  toString(): string { return "WorkUnit_" + super.toString(); }
+  which(): WorkUnit_Which {
+    return $.utils.getUint16(0, this) as WorkUnit_Which;
+  }
+}
+export class Siblings extends $.Struct {
+  static readonly _capnp = {
+    displayName: "Siblings",
+    id: "a80191a465582cbb",
+    size: new $.ObjectSize(8, 2),
+  };
+  _adoptParent(value: $.Orphan<$.List<string>>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownParent(): $.Orphan<$.List<string>> {
+    return $.utils.disown(this.parent);
+  }
+  get parent(): $.List<string> {
+    return $.utils.getList(0, $.TextList, this);
+  }
+  _hasParent(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initParent(length: number): $.List<string> {
+    return $.utils.initList(0, $.TextList, length, this);
+  }
+  set parent(value: $.List<string>) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  get from(): number {
+    return $.utils.getUint32(0, this);
+  }
+  set from(value: number) {
+    $.utils.setUint32(0, value, this);
+  }
+  _adoptNames(value: $.Orphan<$.List<string>>): void {
+    $.utils.adopt(value, $.utils.getPointer(1, this));
+  }
+  _disownNames(): $.Orphan<$.List<string>> {
+    return $.utils.disown(this.names);
+  }
+  get names(): $.List<string> {
+    return $.utils.getList(1, $.TextList, this);
+  }
+  _hasNames(): boolean {
+    return !$.utils.isNull($.utils.getPointer(1, this));
+  }
+  _initNames(length: number): $.List<string> {
+    return $.utils.initList(1, $.TextList, length, this);
+  }
+  set names(value: $.List<string>) {
+    $.utils.copyFrom(value, $.utils.getPointer(1, this));
+  }
+  toString(): string { return "Siblings_" + super.toString(); }
 }
 export const Config_Input_Which = {
   FILE: 0,
@@ -1144,7 +1308,9 @@ export class AutoArg extends $.Struct {
   }
   toString(): string { return "AutoArg_" + super.toString(); }
 }
+WorkEvent._Events = $.CompositeList(Event);
 Derivation._Outputs = $.CompositeList(Entry);
 Derivation._InputDrvs = $.CompositeList(InputDrv);
+Work._Units = $.CompositeList(WorkUnit);
 Config._AutoArgs = $.CompositeList(AutoArg);
 Config._NixOptions = $.CompositeList(Entry);

@@ -1,0 +1,68 @@
+/**
+ * How much one worker should be given at a time, learned from its answers.
+ *
+ * A chunk should take about TARGET_CHUNK_MS to answer: long enough that
+ * the round trip and the request cost little beside it, short enough that
+ * work still spreads over every worker and the end of the run does not
+ * wait on one big chunk. So the budget (results per chunk) is the target
+ * over the measured time per result, grown from one by doubling (a slow
+ * start: the first items of a run may be heavy). Items that take longer
+ * than SLOW_RESULT_MS each go one at a time and one per worker, since an
+ * item queued behind a heavy one cannot move to an idle worker.
+ *
+ * A chunk's answer may hold more results than attributes asked for (the
+ * evaluator walks into small sets itself), so the pace also learns the
+ * results per attribute asked and asks for fewer attributes accordingly.
+ */
+export const TARGET_CHUNK_MS = 25;
+export const SLOW_RESULT_MS = 10;
+/** The most results a chunk may hold: bounds an answer frame, and the work redone when a chunk is split. */
+export const MAX_CHUNK_RESULTS = 2048;
+
+/** Weight of the newest measurement in the running averages. */
+const NEWEST = 0.5;
+
+export class ChunkPace {
+  readonly #maxInFlight: number;
+  #budget = 1;
+  #msPerResult: number | undefined;
+  #resultsPerAttr = 1;
+  #lastAnswerAt = 0;
+
+  /** `maxInFlight`: the most chunks the worker may hold (Worker.maxCapacity). */
+  constructor(maxInFlight: number) {
+    this.#maxInFlight = maxInFlight;
+  }
+
+  /** Results the next chunk should produce (the evaluator's walking budget). */
+  get budget(): number {
+    return this.#budget;
+  }
+
+  /** Attributes to ask for, so that the answer holds about `budget` results. */
+  get attributes(): number {
+    return Math.max(1, Math.floor(this.#budget / this.#resultsPerAttr));
+  }
+
+  /** Chunks the worker should hold at once. */
+  get inFlight(): number {
+    return this.#msPerResult !== undefined && this.#msPerResult > SLOW_RESULT_MS ? 1 : this.#maxInFlight;
+  }
+
+  /**
+   * Records the answer to a chunk of `asked` attributes sent at `sentAt`
+   * (ms, same clock as `now`) that held `results` results. Its time runs
+   * from the later of sending it and the previous answer, since the worker
+   * answers its chunks in order.
+   */
+  answered(sentAt: number, now: number, asked: number, results: number): void {
+    const took = now - Math.max(sentAt, this.#lastAnswerAt);
+    this.#lastAnswerAt = now;
+    if (results === 0) return;
+    const perResult = took / results;
+    this.#msPerResult = this.#msPerResult === undefined ? perResult : NEWEST * perResult + (1 - NEWEST) * this.#msPerResult;
+    this.#resultsPerAttr = NEWEST * Math.max(1, results / asked) + (1 - NEWEST) * this.#resultsPerAttr;
+    const fits = Math.floor(TARGET_CHUNK_MS / Math.max(this.#msPerResult, 1e-3));
+    this.#budget = Math.max(1, Math.min(2 * this.#budget, fits, MAX_CHUNK_RESULTS));
+  }
+}

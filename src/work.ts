@@ -1,0 +1,46 @@
+/**
+ * The unit of work a master hands a worker: a chunk of attributes answered
+ * in one request. Many small attributes cost little to evaluate but one
+ * round trip each to the evaluator; a chunk pays that once (see
+ * docs/architecture.md, "Chunks").
+ *
+ * Siblings are named by their position in their parent's `attrs` list (the
+ * one its attrset event carried), so a request for a thousand children of a
+ * set is a few bytes long whatever their names; the names travel too, so the
+ * evaluator can check that its set agrees and build the events.
+ */
+import type { WorkResult } from './events.js';
+import type { AttrPath } from './nix/syntax.js';
+
+export type WorkUnit =
+  /** One attribute by name: a root of the walk. */
+  | { readonly kind: 'path'; readonly path: AttrPath }
+  /** Consecutive children of one set: `names[i]` is child `from + i` of its attrs list. */
+  | { readonly kind: 'siblings'; readonly parent: AttrPath; readonly from: number; readonly names: readonly string[] };
+
+export type WorkChunk = readonly WorkUnit[];
+
+/**
+ * A worker's answer to a chunk: one result per attribute of the chunk, in
+ * order, followed by results for attributes found inside sets of the chunk
+ * that the evaluator walked itself (cheap small sets: their children would
+ * otherwise cost one request each); see AttrsetResult.childrenAnswered.
+ */
+export type ChunkAnswer = WorkResult[];
+
+/** How many attributes a chunk names. */
+export function chunkSize(chunk: WorkChunk): number {
+  let n = 0;
+  for (const unit of chunk) n += unit.kind === 'path' ? 1 : unit.names.length;
+  return n;
+}
+
+/** The attribute paths a chunk names, in order. */
+export function chunkPaths(chunk: WorkChunk): AttrPath[] {
+  const paths: AttrPath[] = [];
+  for (const unit of chunk) {
+    if (unit.kind === 'path') paths.push(unit.path);
+    else for (const name of unit.names) paths.push([...unit.parent, name]);
+  }
+  return paths;
+}
