@@ -10,14 +10,21 @@
  * than SLOW_RESULT_MS each go one at a time and one per worker, since an
  * item queued behind a heavy one cannot move to an idle worker.
  *
- * A chunk's answer may hold more results than attributes asked for (the
- * evaluator walks into small sets itself), so the pace also learns the
- * results per attribute asked and asks for fewer attributes accordingly.
+ * The evaluator walks into the sets of a chunk while the answer fits the
+ * budget, which saves a request per set of a tree with small sets. So the
+ * pace learns how many results an attribute asked for would bring with its
+ * children (`reach`: the results of the answer, plus the children of the
+ * sets it did not walk into) and asks for that many fewer attributes,
+ * leaving the evaluator room to walk. A large set (a package set's root)
+ * counts as at most MAX_REACH, so one does not starve the next chunks.
  */
 export const TARGET_CHUNK_MS = 25;
 export const SLOW_RESULT_MS = 10;
 /** The most results a chunk may hold: bounds an answer frame, and the work redone when a chunk is split. */
 export const MAX_CHUNK_RESULTS = 2048;
+
+/** The most results one attribute asked for counts as bringing. */
+const MAX_REACH = 64;
 
 /** Weight of the newest measurement in the running averages. */
 const NEWEST = 0.5;
@@ -26,7 +33,7 @@ export class ChunkPace {
   readonly #maxInFlight: number;
   #budget = 1;
   #msPerResult: number | undefined;
-  #resultsPerAttr = 1;
+  #reach = 1;
   #lastAnswerAt = 0;
 
   /** `maxInFlight`: the most chunks the worker may hold (Worker.maxCapacity). */
@@ -41,7 +48,7 @@ export class ChunkPace {
 
   /** Attributes to ask for, so that the answer holds about `budget` results. */
   get attributes(): number {
-    return Math.max(1, Math.floor(this.#budget / this.#resultsPerAttr));
+    return Math.max(1, Math.floor(this.#budget / this.#reach));
   }
 
   /** Chunks the worker should hold at once. */
@@ -51,17 +58,19 @@ export class ChunkPace {
 
   /**
    * Records the answer to a chunk of `asked` attributes sent at `sentAt`
-   * (ms, same clock as `now`) that held `results` results. Its time runs
-   * from the later of sending it and the previous answer, since the worker
-   * answers its chunks in order.
+   * (ms, same clock as `now`) that held `results` results and sets with
+   * `unwalked` children it did not walk into. Its time runs from the later
+   * of sending it and the previous answer, since the worker answers its
+   * chunks in order.
    */
-  answered(sentAt: number, now: number, asked: number, results: number): void {
+  answered(sentAt: number, now: number, asked: number, results: number, unwalked: number): void {
     const took = now - Math.max(sentAt, this.#lastAnswerAt);
     this.#lastAnswerAt = now;
     if (results === 0) return;
     const perResult = took / results;
     this.#msPerResult = this.#msPerResult === undefined ? perResult : NEWEST * perResult + (1 - NEWEST) * this.#msPerResult;
-    this.#resultsPerAttr = NEWEST * Math.max(1, results / asked) + (1 - NEWEST) * this.#resultsPerAttr;
+    const reach = Math.min(MAX_REACH, Math.max(1, (results + unwalked) / asked));
+    this.#reach = NEWEST * reach + (1 - NEWEST) * this.#reach;
     const fits = Math.floor(TARGET_CHUNK_MS / Math.max(this.#msPerResult, 1e-3));
     this.#budget = Math.max(1, Math.min(2 * this.#budget, fits, MAX_CHUNK_RESULTS));
   }

@@ -17,7 +17,8 @@
  * promise nothing new is handed out, so the events waiting for the consumer
  * are at most what the workers held when it filled up.
  */
-import type { EvalEvent } from '../events.js';
+import { isAttrsetEvent, type EvalEvent } from '../events.js';
+import type { ChunkAnswer } from '../work.js';
 import type { Logger } from '../log.js';
 import { ChunkPace } from './chunk-pace.js';
 import type { HeldChunk, Scheduler } from './scheduler.js';
@@ -104,7 +105,7 @@ export class Dispatcher {
     lane.worker.evaluate(chunk.units, lane.pace.budget).then(
       (answer) => {
         if (this.#stopped || lane.state === 'gone') return;
-        lane.pace.answered(sentAt, performance.now(), chunk.size, answer.length);
+        lane.pace.answered(sentAt, performance.now(), chunk.size, answer.length, unwalkedChildren(answer));
         this.#scheduler.complete(lane.worker.id, chunk, answer, this.#onEvent);
         this.#pump();
       },
@@ -145,4 +146,11 @@ export class Dispatcher {
     void closeWorker(worker, this.#log);
     this.#pump();
   }
+}
+
+/** Children of the answer's sets that the worker did not walk into: they come back as work. */
+function unwalkedChildren(answer: ChunkAnswer): number {
+  let children = 0;
+  for (const result of answer) if (isAttrsetEvent(result) && !result.childrenAnswered) children += result.attrs.length;
+  return children;
 }
