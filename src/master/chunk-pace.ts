@@ -51,9 +51,9 @@ export class ChunkPace {
     return Math.max(1, Math.floor(this.#budget / this.#reach));
   }
 
-  /** Chunks the worker should hold at once. */
+  /** Chunks the worker should hold at once: one until its first answer says the items are cheap. */
   get inFlight(): number {
-    return this.#msPerResult !== undefined && this.#msPerResult > SLOW_RESULT_MS ? 1 : this.#maxInFlight;
+    return this.#msPerResult === undefined || this.#msPerResult > SLOW_RESULT_MS ? 1 : this.#maxInFlight;
   }
 
   /**
@@ -72,6 +72,6 @@ export class ChunkPace {
     const reach = Math.min(MAX_REACH, Math.max(1, (results + unwalked) / asked));
     this.#reach = NEWEST * reach + (1 - NEWEST) * this.#reach;
     const fits = Math.floor(TARGET_CHUNK_MS / Math.max(this.#msPerResult, 1e-3));
-    this.#budget = Math.max(1, Math.min(2 * this.#budget, fits, MAX_CHUNK_RESULTS));
+    this.#budget = this.#msPerResult > SLOW_RESULT_MS ? 1 : Math.max(1, Math.min(2 * this.#budget, fits, MAX_CHUNK_RESULTS));
   }
 }

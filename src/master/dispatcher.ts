@@ -105,6 +105,8 @@ export class Dispatcher {
     lane.worker.evaluate(chunk.units, lane.pace.budget).then(
       (answer) => {
         if (this.#stopped || lane.state === 'gone') return;
+        // A worker answers every attribute of a chunk; one that does not (a broken or hostile remote) would lose them.
+        if (answer.length < chunk.size) return this.#failed(lane, chunk, new Error(`answered ${answer.length} of the ${chunk.size} attributes of a chunk`));
         lane.pace.answered(sentAt, performance.now(), chunk.size, answer.length, unwalkedChildren(answer));
         this.#scheduler.complete(lane.worker.id, chunk, answer, this.#onEvent);
         this.#pump();

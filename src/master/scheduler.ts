@@ -84,7 +84,10 @@ export class Scheduler {
    * or when a waiting derivation's system is owned by no remaining worker.
    */
   removeWorker(id: string, why?: string): RunFailure | undefined {
-    for (const chunk of this.#busy.get(id) ?? []) this.#giveBack(chunk);
+    for (const chunk of this.#busy.get(id) ?? []) {
+      this.#held -= chunk.size;
+      this.#giveBack(chunk);
+    }
     this.#busy.delete(id);
     this.#workers.delete(id);
     if (this.#workers.size === 0 && !this.done) {
