@@ -28,7 +28,9 @@ import type { AutoArg, ResolvedInput } from '../config.js';
  * finds them through a memo of the tree (`memoOf`): each set's filtered,
  * sorted names and its children's memos are computed once per child process
  * however many requests visit them (attrNames of a 100k set costs
- * milliseconds). Each sibling is described behind `tryEval`; errors tryEval
+ * milliseconds). A memo is made only for a set whose names are asked for,
+ * not for every derivation: what the child keeps is what Nix's garbage
+ * collector walks on every collection. Each sibling is described behind `tryEval`; errors tryEval
  * cannot catch (abort, type errors, infinite recursion) fail the whole
  * request, and the caller splits it.
  *
@@ -101,24 +103,25 @@ let
       { kind = "attrs"; attrs = if recurse then names else [ ]; recurse = recurse; }
     else { kind = "skip"; };
   describe = opts: root: path: let v = select root path; in describeValue opts (path == [ ]) v (namesOf v);
-  memoOf = name: v: { inherit name; value = v; names = namesOf v; kids = builtins.mapAttrs memoOf v; };
-  guarded = opts: node:
-    let d = describeValue opts false node.value node.names; tried = builtins.tryEval (builtins.deepSeq d d); in
+  memoOf = v: { names = namesOf v; kids = builtins.mapAttrs (name: memoOf) v; };
+  childOf = node: name: { inherit name; value = node.value.\${name}; memo = node.memo.kids.\${name}; };
+  guarded = opts: item:
+    let d = describeValue opts false item.value item.memo.names; tried = builtins.tryEval (builtins.deepSeq d d); in
     if tried.success then tried.value else { kind = "retry"; };
-  chunk = opts: memo: budget: units:
+  chunk = opts: root: budget: units:
     let
-      nodeAt = builtins.foldl' (node: name: node.kids.\${name}) memo;
+      nodeAt = builtins.foldl' childOf root;
       start = builtins.concatMap (unit:
         let node = nodeAt (builtins.elemAt unit 0); from = builtins.elemAt unit 1; in
-        builtins.genList (i: node.kids.\${builtins.elemAt node.names (from + i)}) (builtins.elemAt unit 2)) units;
-      levels = count: nodes:
+        builtins.genList (i: childOf node (builtins.elemAt node.memo.names (from + i))) (builtins.elemAt unit 2)) units;
+      levels = count: items:
         let
-          described = map (node: { inherit node; d = guarded opts node; }) nodes;
+          described = map (item: { inherit item; d = guarded opts item; }) items;
           sets = builtins.filter (x: x.d.kind == "attrs" && x.d.recurse) described;
-          next = builtins.concatMap (x: map (name: x.node.kids.\${name}) x.d.attrs) sets;
+          next = builtins.concatMap (x: map (childOf x.item) x.d.attrs) sets;
           total = count + builtins.length next;
         in [ (map (x: x.d) described) ] ++ (if next != [ ] && total <= budget then levels total next else [ ]);
-    in { names = map (node: node.name) start; levels = levels (builtins.length start) start; };
+    in { names = map (item: item.name) start; levels = levels (builtins.length start) start; };
 in { inherit autoCall select callLocked describe memoOf chunk; }`;
 
 /** Repl definitions, one per line (the repl reads one expression per line). */
@@ -142,8 +145,8 @@ export function setupLines(input: ResolvedInput, autoArgs: readonly AutoArg[], o
     `__evixArgs = { ${args} }`,
     `__evixRoot = ${opts.select ? `${parenthesized(opts.select)} (${root})` : root}`,
     `_e = path: builtins.toJSON (__evix.describe __evixOpts __evixRoot path)`,
-    `__evixMemo = __evix.memoOf "" __evixRoot`,
-    `_c = budget: units: builtins.toJSON (__evix.chunk __evixOpts __evixMemo budget units)`,
+    `__evixTree = { value = __evixRoot; memo = __evix.memoOf __evixRoot; }`,
+    `_c = budget: units: builtins.toJSON (__evix.chunk __evixOpts __evixTree budget units)`,
   ];
 }
 
