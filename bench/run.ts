@@ -32,6 +32,8 @@ const ALL_FIXTURES: Fixture[] = [
   { name: 'fixpoint (3000 pkgs)', file: 'bench/fixtures/fixpoint.nix', args: [], heavy: false, small: false },
   { name: 'machines (12 heavy)', file: 'bench/fixtures/machines.nix', args: ['--arg', 'modules', '1000', '--arg', 'options', '60'], heavy: true, small: false },
   { name: 'flat (100k drvs)', file: 'bench/fixtures/flat.nix', args: [], heavy: false, small: true },
+  // Half of flat, for the scaling target: twice the attributes should take about twice the time.
+  { name: 'flat50 (50k drvs)', file: 'bench/fixtures/flat.nix', args: ['--arg', 'count', '50000'], heavy: false, small: false },
   { name: 'tree6 (6^6 = 46656)', file: 'bench/fixtures/tree.nix', args: ['--arg', 'depth', '5'], heavy: false, small: true },
 ];
 /** EVIX_BENCH_FIXTURES=tree,flat runs only those (the remote, daemon and cache parts need tree and machines). */
@@ -328,6 +330,7 @@ const smallTargets = ALL_FIXTURES.filter((f) => f.small).flatMap((f) => {
   ];
 });
 const flat = row('flat', 'evix --workers 2');
+const flat50 = row('flat50', 'evix --workers 2');
 interface Target {
   name: string;
   ok: boolean;
@@ -339,6 +342,7 @@ const targets: Target[] = [
   ...(w2 ? [{ name: '--workers 2 at most 0.65x of nix-instantiate (heavy)', ok: w2.ratio <= 0.65, value: w2.ratio }] : []),
   ...smallTargets,
   ...(flat ? [{ name: "the master's own peak RSS at most 150 MB (flat 100k), in MB", ok: flat.masterPeakMiB * 1.048576 <= 150, value: flat.masterPeakMiB * 1.048576, unit: ' MB' }] : []),
+  ...(flat && flat50 ? [{ name: '100k attributes at most 2.2x the time of 50k (flat, --workers 2)', ok: flat.seconds <= 2.2 * flat50.seconds, value: flat.seconds / flat50.seconds }] : []),
   ...(remote ? [{ name: 'remote on loopback within 1.10x of local (tree)', ok: remote.ratio <= 1.1, value: remote.ratio }] : []),
   ...(daemon
     ? [

@@ -76,8 +76,6 @@ export class Evaluator {
   #closed = false;
   #retiring: Promise<void> | undefined;
   #retired: NixRepl | undefined;
-  /** How the last child that died while evaluating a request ended. */
-  #lastCrash = '';
 
   constructor(config: WorkerConfig, log: Logger) {
     this.#config = config;
@@ -126,7 +124,7 @@ export class Evaluator {
    */
   async #single(path: AttrPath): Promise<WorkResult> {
     const response = await this.#request(describeRequest(path), path);
-    if (response === undefined) return errorEvent(path, `nix evaluator crashed: ${this.#lastCrash}`);
+    if ('crash' in response) return errorEvent(path, `nix evaluator crashed: ${response.crash}`);
     const { error } = this.#splitLogged(response, path);
     if (error !== undefined) return errorEvent(path, error);
     const json = response.value === undefined ? undefined : parsePrintedJson(response.value);
@@ -142,7 +140,7 @@ export class Evaluator {
   async #siblings(part: SiblingsPart, budget: number): Promise<WorkResult[]> {
     const first = part.paths[0]!;
     const response = await this.#request(chunkRequest(part.ranges, budget), first, part.paths.length > 1);
-    if (response === undefined) return this.#split(part, budget);
+    if ('crash' in response) return this.#split(part, budget);
     const { error } = this.#splitLogged(response, first);
     if (error !== undefined) return this.#split(part, budget);
     const json = response.value === undefined ? undefined : parsePrintedJson(response.value);
@@ -189,14 +187,14 @@ export class Evaluator {
   }
 
   /**
-   * Sends a request; undefined when the child died while evaluating it
-   * (`#lastCrash` says how). A request queued behind the one that killed
+   * Sends a request; `crash` says how the child died if it died while
+   * evaluating it. A request queued behind the one that killed
    * the child is sent again on a fresh child. A single attribute that
    * killed the child is tried once more on a fresh one before counting as
    * a crash, so a child killed from outside loses nothing; a chunk
    * (`isChunk`) is split instead, which finds the attribute that kills it.
    */
-  async #request(line: string, path: AttrPath, isChunk = false): Promise<ReplResponse | undefined> {
+  async #request(line: string, path: AttrPath, isChunk = false): Promise<ReplResponse | { crash: string }> {
     let crashed = false;
     for (;;) {
       try {
@@ -205,8 +203,7 @@ export class Evaluator {
       } catch (error) {
         if (!(error instanceof ReplExitedError)) throw error;
         if (!error.wasRunning) continue;
-        this.#lastCrash = error.detail;
-        if (crashed || isChunk) return undefined;
+        if (crashed || isChunk) return { crash: error.detail };
         crashed = true;
         this.#log.warn({ attr: formatAttrPath(path), reason: error.detail }, 'nix evaluator died; retrying on a fresh one');
       }
