@@ -5,7 +5,7 @@
  * the round trip and the request cost little beside it, short enough that
  * work still spreads over every worker and the end of the run does not
  * wait on one big chunk. So the budget (results per chunk) is the target
- * over the measured time per result, grown from one by doubling (a slow
+ * over the measured time per result, grown from one by GROWTH (a slow
  * start: the first items of a run may be heavy). Items that take longer
  * than SLOW_RESULT_MS each go one at a time and one per worker, since an
  * item queued behind a heavy one cannot move to an idle worker.
@@ -22,6 +22,14 @@ export const TARGET_CHUNK_MS = 25;
 export const SLOW_RESULT_MS = 10;
 /** The most results a chunk may hold: bounds an answer frame, and the work redone when a chunk is split. */
 export const MAX_CHUNK_RESULTS = 2048;
+
+/**
+ * How much the budget may grow per answer. Each step of the slow start is a
+ * round trip, which a remote worker pays twice over (master to worker to
+ * child): four times a step reaches a few hundred results in four answers.
+ * The measured time per result still bounds every step.
+ */
+export const GROWTH = 4;
 
 /** The most results one attribute asked for counts as bringing. */
 const MAX_REACH = 64;
@@ -72,6 +80,6 @@ export class ChunkPace {
     const reach = Math.min(MAX_REACH, Math.max(1, (results + unwalked) / asked));
     this.#reach = NEWEST * reach + (1 - NEWEST) * this.#reach;
     const fits = Math.floor(TARGET_CHUNK_MS / Math.max(this.#msPerResult, 1e-3));
-    this.#budget = this.#msPerResult > SLOW_RESULT_MS ? 1 : Math.max(1, Math.min(2 * this.#budget, fits, MAX_CHUNK_RESULTS));
+    this.#budget = this.#msPerResult > SLOW_RESULT_MS ? 1 : Math.max(1, Math.min(GROWTH * this.#budget, fits, MAX_CHUNK_RESULTS));
   }
 }

@@ -1,6 +1,6 @@
 /** ChunkPace fed answers with chosen timings: how big a worker's chunks get and how many it holds. */
 import { expect, test } from 'vitest';
-import { ChunkPace, MAX_CHUNK_RESULTS, SLOW_RESULT_MS, TARGET_CHUNK_MS } from '../../src/master/chunk-pace.js';
+import { ChunkPace, GROWTH, MAX_CHUNK_RESULTS, SLOW_RESULT_MS, TARGET_CHUNK_MS } from '../../src/master/chunk-pace.js';
 
 const MAX_IN_FLIGHT = 4;
 
@@ -48,12 +48,12 @@ test('a worker holds one chunk until its first answer, since the first items of 
   expect(pace.inFlight).toBe(MAX_IN_FLIGHT);
 });
 
-test('fast answers double the budget from one up to MAX_CHUNK_RESULTS, and it stays there', () => {
+test('fast answers grow the budget GROWTH-fold from one up to MAX_CHUNK_RESULTS, and it stays there', () => {
   const pace = new ChunkPace(MAX_IN_FLIGHT);
   const budgets = new InTurn(pace).answer(20, { msPerResult: 0 });
   let expected = 1;
   for (const budget of budgets) {
-    expected = Math.min(2 * expected, MAX_CHUNK_RESULTS);
+    expected = Math.min(GROWTH * expected, MAX_CHUNK_RESULTS);
     expect(budget).toBe(expected);
   }
   expect(budgets.at(-1)).toBe(MAX_CHUNK_RESULTS);
@@ -69,7 +69,7 @@ test('the budget grows to what fits in TARGET_CHUNK_MS at the measured time per 
   const budgets = worker.answer(12, { msPerResult: fast });
   let expected = 1;
   for (const budget of budgets) {
-    expected = Math.min(2 * expected, fits);
+    expected = Math.min(GROWTH * expected, fits);
     expect(budget).toBe(expected);
   }
   expect(budgets.at(-1)).toBe(fits);

@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, expect, test, vi } from 'vitest';
 import { isAttrsetEvent, type DerivationEvent, type EvalEvent, type WorkResult } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
-import { ChunkPace, MAX_CHUNK_RESULTS } from '../../src/master/chunk-pace.js';
+import { ChunkPace, GROWTH, MAX_CHUNK_RESULTS } from '../../src/master/chunk-pace.js';
 import { Dispatcher } from '../../src/master/dispatcher.js';
 import { Scheduler } from '../../src/master/scheduler.js';
 import { WorkerUnavailableError, type Worker } from '../../src/master/worker.js';
@@ -245,13 +245,13 @@ test('cheap items are pipelined up to the worker maxCapacity, never past it', as
   expect(a.maxInFlight).toBe(3);
 });
 
-test('a worker’s chunks grow as its answers come fast: the budget doubles from one to MAX_CHUNK_RESULTS', async () => {
+test('a worker’s chunks grow as its answers come fast: the budget grows GROWTH-fold from one to MAX_CHUNK_RESULTS', async () => {
   const a = new FakeWorker('a', { maxCapacity: 2, tree: flatTree(20_000) });
   const { events } = await dispatch([a]);
   expect(derivationCount(events)).toBe(20_000);
   const budgets = a.calls.map((call) => call.budget);
   expect(budgets[0]).toBe(1);
-  for (let i = 1; i < budgets.length; i++) expect(budgets[i]).toBeLessThanOrEqual(2 * Math.max(...budgets.slice(0, i)));
+  for (let i = 1; i < budgets.length; i++) expect(budgets[i]).toBeLessThanOrEqual(GROWTH * Math.max(...budgets.slice(0, i)));
   expect(Math.max(...budgets)).toBe(MAX_CHUNK_RESULTS);
   for (const call of a.calls) expect(chunkSize(call.chunk)).toBeLessThanOrEqual(call.budget);
   expect(Math.max(...a.calls.map((call) => chunkSize(call.chunk)))).toBeGreaterThan(MAX_CHUNK_RESULTS / 2);
