@@ -15,17 +15,20 @@
  * chunk (Nix frees memory only by exiting) and when it dies. Unlike
  * nix-eval-jobs' workers the child keeps Nix's garbage collector on
  * (GC_DONT_GC=1 measured slower here on the heavy benchmark, and larger).
- * A single attribute whose child died while evaluating it is tried once
- * more on a fresh child, so a child killed from outside loses nothing; if
- * that child dies too, the attribute itself kills Nix (a stack overflow,
- * say) and becomes an error event. Requests queued behind it are simply
- * sent again.
+ * A chunk whose child died is split; a single attribute whose child died
+ * is tried again on a fresh child until its deaths count as its own (two
+ * when Nix exited by itself, as on a stack overflow; eight, after growing
+ * pauses, when a signal killed it, which may come from outside): only then
+ * is it an error event, saying how the evaluator died. A child killed
+ * while starting is replaced the same way. Requests queued behind a death
+ * are simply sent again. So a child killed from outside loses nothing.
  *
  * Requests are pipelined: evaluate() may be called again before earlier
  * calls resolve, and the repl works through them in order, which hides the
  * round trip between the processes.
  */
 import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkerConfig } from '../config.js';
 import type { AttrsetResult, DerivationEvent, WorkResult } from '../events.js';
 import type { ChunkAnswer, WorkChunk, WorkUnit } from '../work.js';
@@ -33,7 +36,7 @@ import { InputError } from '../failures.js';
 import type { Logger } from '../log.js';
 import { formatAttrPath, type AttrPath } from '../nix/syntax.js';
 import { parseInputDrvs } from '../nix/derivation-file.js';
-import { NixRepl, ReplExitedError } from './nix-repl.js';
+import { NixRepl, ReplExitedError, type ReplExit } from './nix-repl.js';
 import { chunkRequest, describeRequest, setupLines, type ChunkDescription, type SiblingRange } from './nix-helpers.js';
 import { parsePrintedJson, splitOutput, type ReplResponse } from './repl-framer.js';
 
@@ -124,7 +127,7 @@ export class Evaluator {
    */
   async #single(path: AttrPath): Promise<WorkResult> {
     const response = await this.#request(describeRequest(path), path);
-    if ('crash' in response) return errorEvent(path, `nix evaluator crashed: ${response.crash}`);
+    if ('crash' in response) return errorEvent(path, deathMessage(response.crash, response.deaths));
     const { error } = this.#splitLogged(response, path);
     if (error !== undefined) return errorEvent(path, error);
     const json = response.value === undefined ? undefined : parsePrintedJson(response.value);
@@ -188,24 +191,26 @@ export class Evaluator {
 
   /**
    * Sends a request; `crash` says how the child died if it died while
-   * evaluating it. A request queued behind the one that killed
-   * the child is sent again on a fresh child. A single attribute that
-   * killed the child is tried once more on a fresh one before counting as
-   * a crash, so a child killed from outside loses nothing; a chunk
-   * (`isChunk`) is split instead, which finds the attribute that kills it.
+   * evaluating it, `deaths` how many times. A request queued behind the one
+   * that killed the child is sent again on a fresh child. A chunk
+   * (`isChunk`) that killed its child is split instead (see #siblings),
+   * which finds the attribute that kills it. A single attribute is tried
+   * again until its deaths count as its own (see SELF_DEATHS), so a child
+   * killed from outside loses nothing.
    */
-  async #request(line: string, path: AttrPath, isChunk = false): Promise<ReplResponse | { crash: string }> {
-    let crashed = false;
-    for (;;) {
+  async #request(line: string, path: AttrPath, isChunk = false): Promise<ReplResponse | { crash: ReplExit; deaths: number }> {
+    for (let deaths = 1; ; ) {
       try {
         const repl = await this.#ready();
         return await repl.request(line);
       } catch (error) {
         if (!(error instanceof ReplExitedError)) throw error;
         if (!error.wasRunning) continue;
-        if (crashed || isChunk) return { crash: error.detail };
-        crashed = true;
-        this.#log.warn({ attr: formatAttrPath(path), reason: error.detail }, 'nix evaluator died; retrying on a fresh one');
+        const { exit } = error;
+        if (isChunk || deaths >= deathsToBlame(exit)) return { crash: exit, deaths };
+        this.#log.warn({ attr: formatAttrPath(path), reason: exit.detail, deaths }, 'nix evaluator died; retrying on a fresh one');
+        if (exit.signal) await sleep(retryPauseMs(deaths));
+        deaths++;
       }
     }
   }
@@ -230,10 +235,29 @@ export class Evaluator {
     return this.#starting;
   }
 
+  /**
+   * A fresh child, set up. One killed by a signal while starting is
+   * replaced, after the pauses of a killed attribute, for as long as that
+   * goes on: setting up evaluates nothing (the definitions are lazy), so
+   * the kill came from outside and says nothing about the input.
+   */
   async #spawn(): Promise<NixRepl> {
     // A child being retired for its memory finishes its queue first, so two
     // large children never live at once.
     await this.#retiring;
+    for (let deaths = 1; ; deaths++) {
+      try {
+        return await this.#startChild();
+      } catch (error) {
+        if (!(error instanceof ReplExitedError)) throw error;
+        if (!error.exit.signal || this.#closed) throw new Error(`could not start the nix evaluator: ${error.detail}`, { cause: error });
+        this.#log.warn({ reason: error.detail, deaths }, 'nix evaluator killed while starting; starting another');
+        await sleep(retryPauseMs(deaths));
+      }
+    }
+  }
+
+  async #startChild(): Promise<NixRepl> {
     const config = this.#config;
     const repl = new NixRepl({ args: replArgs(config), cwd: config.workdir });
     const lines = setupLines(config.input, config.autoArgs, { meta: config.meta, forceRecurse: config.forceRecurse, select: config.select, apply: config.apply });
@@ -244,7 +268,6 @@ export class Evaluator {
       }
     } catch (error) {
       await repl.close();
-      if (error instanceof ReplExitedError) throw new Error(`could not start the nix evaluator: ${error.detail}`, { cause: error });
       throw error;
     }
     this.#log.debug({ pid: repl.pid }, 'nix evaluator started');
@@ -327,6 +350,31 @@ function sameNames(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/**
+ * Deaths in a row of a child evaluating one attribute before they count as
+ * the attribute's doing. A child that exits by itself (Nix's stack
+ * overflow, an allocation it cannot make) ended because of what it was
+ * evaluating, so a second death settles it. A signal may come from outside
+ * (an operator, a fault injector, the OOM killer choosing it for memory
+ * others used); those deaths are retried after growing pauses, so a burst
+ * of kills passes, and only a run of them on the same attribute blames it
+ * (the OOM killer does that to an attribute that needs more memory than
+ * the machine has).
+ */
+export const SELF_DEATHS = 2;
+export const SIGNAL_DEATHS = 8;
+
+const deathsToBlame = (exit: ReplExit): number => (exit.signal ? SIGNAL_DEATHS : SELF_DEATHS);
+
+/** The pause before a retry after `deaths` deaths: 100 ms, doubling up to 1 s (4.5 s in all before an eighth try). */
+const retryPauseMs = (deaths: number): number => Math.min(1000, 100 * 2 ** (deaths - 1));
+
+function deathMessage(exit: ReplExit, deaths: number): string {
+  const times = deaths > 1 ? ` (${deaths} times)` : '';
+  const why = exit.signal === 'SIGKILL' ? `${exit.detail} (the kernel's OOM killer does this when memory runs out)` : exit.detail;
+  return `the nix evaluator died evaluating this attribute${times}: ${why}`;
 }
 
 function errorEvent(path: AttrPath, error: string): WorkResult {

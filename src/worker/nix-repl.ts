@@ -21,17 +21,29 @@ export interface NixReplOptions {
   env?: Record<string, string>;
 }
 
+/** How a child ended: by a signal (killed: by the kernel's OOM killer, or from outside), or by exiting. */
+export interface ReplExit {
+  /** What it said and how it ended, for messages. */
+  detail: string;
+  /** The signal that ended it, if one did. */
+  signal?: string;
+}
+
 /** The child exited (crash, kill, OOM) before answering a request. */
 export class ReplExitedError extends Error {
-  readonly detail: string;
+  readonly exit: ReplExit;
   /** True for the request the child was evaluating; false for those queued behind it. */
   readonly wasRunning: boolean;
 
-  constructor(detail: string, wasRunning: boolean) {
-    super(`nix evaluator exited: ${detail}`);
+  constructor(exit: ReplExit, wasRunning: boolean) {
+    super(`nix evaluator exited: ${exit.detail}`);
     this.name = 'ReplExitedError';
-    this.detail = detail;
+    this.exit = exit;
     this.wasRunning = wasRunning;
+  }
+
+  get detail(): string {
+    return this.exit.detail;
   }
 }
 
@@ -46,7 +58,7 @@ export class NixRepl {
   readonly #pending = new Map<number, Pending>();
   readonly #exited: Promise<void>;
   #nextId = 0;
-  #exit: string | undefined;
+  #exit: ReplExit | undefined;
   #idle: Array<() => void> = [];
   readonly #memory: ResidentMemory | undefined;
 
@@ -65,11 +77,12 @@ export class NixRepl {
     // A write after the child died fails with EPIPE; the exit handler reports it.
     child.stdin.on('error', () => {});
     this.#exited = new Promise((resolve) => {
-      child.on('error', (error) => this.#onExit(`cannot start nix: ${error.message}`, resolve));
+      child.on('error', (error) => this.#onExit({ detail: `cannot start nix: ${error.message}` }, resolve));
       child.on('exit', (code, signal) => {
         const how = signal ? `killed by ${signal}` : code === 127 ? 'nix not found on PATH' : `exit code ${code ?? 'unknown'}`;
         const said = lastError(this.#framer.unframedText);
-        this.#onExit(said ? `${how}: ${said}` : how, resolve);
+        const detail = said ? `${how}: ${said}` : how;
+        this.#onExit(signal ? { detail, signal } : { detail }, resolve);
       });
     });
   }
@@ -127,13 +140,13 @@ export class NixRepl {
     if (this.#pending.size === 0) this.#wakeIdle();
   }
 
-  #onExit(detail: string, resolve: () => void): void {
+  #onExit(exit: ReplExit, resolve: () => void): void {
     if (this.#exit !== undefined) return;
-    this.#exit = detail;
+    this.#exit = exit;
     this.#memory?.close();
     let first = true;
     for (const p of this.#pending.values()) {
-      p.reject(new ReplExitedError(detail, first));
+      p.reject(new ReplExitedError(exit, first));
       first = false;
     }
     this.#pending.clear();
