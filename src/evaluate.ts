@@ -102,8 +102,14 @@ async function runWorkers(
   roots: AttrPath[] | undefined,
   onEvent: (event: EvalEvent) => void,
 ): Promise<RunResult> {
-  const [{ runEvaluation }, { LocalWorker }] = await Promise.all([import('./master/run.js'), import('./worker/local-worker.js')]);
-  const locals = Array.from({ length: options.workers }, (_, i) => new LocalWorker(`local-${i}`, log));
+  const [{ runEvaluation }, { LocalWorker, admitsLocalEvaluator, localEvaluatorRoom }] = await Promise.all([
+    import('./master/run.js'),
+    import('./worker/local-worker.js'),
+  ]);
+  // The first evaluator starts at once (a broken input shows at setup); the others as work needs them.
+  const room = localEvaluatorRoom();
+  if (options.workers > room) log.warn(`--workers ${options.workers}: this machine's free memory has room for ${room} evaluators; at most ${room} will run`);
+  const locals = Array.from({ length: Math.min(options.workers, room) }, (_, i) => new LocalWorker(`local-${i}`, log, { startsOnDemand: i > 0 }));
   options.onWorkers?.(locals);
   // The protocol (capnp-es) is loaded only for runs with remotes.
   const { RemoteWorker } = options.remotes?.length ? await import('./remote/remote-worker.js') : { RemoteWorker: undefined };
@@ -130,6 +136,7 @@ async function runWorkers(
     log,
     signal: options.signal,
     ...(options.consumerReady ? { consumerReady: options.consumerReady } : {}),
+    admitEvaluator: admitsLocalEvaluator,
     ...(roots ? { roots } : {}),
     ...(options.observe ? { observe: options.observe } : {}),
     onEvent,

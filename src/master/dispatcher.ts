@@ -30,6 +30,8 @@ export interface DispatcherOptions {
   onEvent: (event: EvalEvent) => void;
   /** Undefined while the consumer takes events; otherwise a promise settled once it takes more. */
   consumerReady?: () => Promise<void> | undefined;
+  /** Whether another evaluator may start now (a worker that starts on demand); yes when absent. */
+  admitEvaluator?: () => boolean;
   log: Logger;
 }
 
@@ -38,6 +40,8 @@ interface Lane {
   readonly pace: ChunkPace;
   /** ready: takes work; recovering: waiting on worker.recover(); gone: removed from the run. */
   state: 'ready' | 'recovering' | 'gone';
+  /** It has had work (a worker that starts on demand has started). */
+  used: boolean;
 }
 
 export class Dispatcher {
@@ -45,6 +49,7 @@ export class Dispatcher {
   readonly #lanes: Lane[];
   readonly #onEvent: (event: EvalEvent) => void;
   readonly #consumerReady: (() => Promise<void> | undefined) | undefined;
+  readonly #admitEvaluator: () => boolean;
   readonly #log: Logger;
   #waitingForConsumer = false;
   #stopped = false;
@@ -52,9 +57,10 @@ export class Dispatcher {
 
   constructor(options: DispatcherOptions) {
     this.#scheduler = options.scheduler;
-    this.#lanes = options.workers.map((worker) => ({ worker, pace: new ChunkPace(worker.maxCapacity), state: 'ready' }));
+    this.#lanes = options.workers.map((worker) => ({ worker, pace: new ChunkPace(worker.maxCapacity), state: 'ready', used: false }));
     this.#onEvent = options.onEvent;
     this.#consumerReady = options.consumerReady;
+    this.#admitEvaluator = options.admitEvaluator ?? (() => true);
     this.#log = options.log;
   }
 
@@ -85,19 +91,29 @@ export class Dispatcher {
       return;
     }
     let ready = 0;
-    for (const lane of this.#lanes) if (lane.state === 'ready') ready++;
+    for (const lane of this.#lanes) if (lane.state === 'ready' && isStarted(lane)) ready++;
     for (let gave = true; gave; ) {
       gave = false;
       for (const lane of this.#lanes) {
-        const id = lane.worker.id;
-        if (lane.state !== 'ready' || this.#scheduler.holding(id) >= lane.pace.inFlight) continue;
-        const share = Math.ceil(this.#scheduler.queued / ready);
-        const chunk = this.#scheduler.next(id, Math.min(lane.pace.attributes, share));
-        if (!chunk) continue;
-        this.#start(lane, chunk);
-        gave = true;
+        if (lane.state === 'ready' && isStarted(lane)) gave = this.#give(lane, ready) || gave;
       }
     }
+    // Work the started workers could not take: start one more evaluator for it.
+    if (this.#scheduler.queued === 0) return;
+    const unstarted = this.#lanes.find((lane) => lane.state === 'ready' && !isStarted(lane));
+    if (unstarted && this.#admitEvaluator()) this.#give(unstarted, ready + 1);
+  }
+
+  /** Tops `lane` up by one chunk of at most its share of the queue (`ready` lanes share it); whether it got one. */
+  #give(lane: Lane, ready: number): boolean {
+    const id = lane.worker.id;
+    if (this.#scheduler.holding(id) >= lane.pace.inFlight) return false;
+    const share = Math.ceil(this.#scheduler.queued / ready);
+    const chunk = this.#scheduler.next(id, Math.min(lane.pace.attributes, share));
+    if (!chunk) return false;
+    lane.used = true;
+    this.#start(lane, chunk);
+    return true;
   }
 
   #start(lane: Lane, chunk: HeldChunk): void {
@@ -155,4 +171,9 @@ function unwalkedChildren(answer: ChunkAnswer): number {
   let children = 0;
   for (const result of answer) if (isAttrsetEvent(result) && !result.childrenAnswered) children += result.attrs.length;
   return children;
+}
+
+/** A lane whose worker runs an evaluator now: any but one that starts on demand and has had no work yet. */
+function isStarted(lane: Lane): boolean {
+  return lane.used || !lane.worker.startsOnDemand;
 }

@@ -18,6 +18,8 @@ export interface RunOptions {
   onEvent: (event: EvalEvent) => void;
   /** Back-pressure from the consumer of events: see DispatcherOptions.consumerReady. */
   consumerReady?: () => Promise<void> | undefined;
+  /** See DispatcherOptions.admitEvaluator. */
+  admitEvaluator?: () => boolean;
   log: Logger;
   /** Where the walk starts: the root by default; several paths re-walk parts of a tree. */
   roots?: AttrPath[];
@@ -62,7 +64,7 @@ export async function runEvaluation(options: RunOptions): Promise<RunResult> {
       return { completed, queued, errors, workers: count, busyWorkers };
     });
     if (!signal?.aborted) {
-      dispatcher = new Dispatcher({ scheduler, workers: setup.ready, onEvent: options.onEvent, consumerReady: options.consumerReady, log });
+      dispatcher = new Dispatcher({ scheduler, workers: setup.ready, onEvent: options.onEvent, consumerReady: options.consumerReady, admitEvaluator: options.admitEvaluator, log });
       await dispatcher.run();
     }
     await Promise.all(setup.ready.map((worker) => closeWorker(worker, log)));

@@ -1,9 +1,28 @@
 /** A Worker evaluating in this process's own `nix repl` child. */
+import { freemem } from 'node:os';
 import type { WorkerConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Worker } from '../master/worker.js';
 import type { ChunkAnswer, WorkChunk } from '../work.js';
 import { Evaluator } from './evaluator.js';
+
+/**
+ * Free memory an evaluator needs before another one starts. A `nix repl`
+ * holding a small input takes tens of MiB, one holding a package set
+ * hundreds; starting evaluators past what the machine holds makes it
+ * thrash (100000 workers asked for once brought a load average near 300).
+ */
+export const EVALUATOR_MIN_FREE_BYTES = 256 * 1024 * 1024;
+
+/** Local evaluators this machine's free memory has room for, at least one. */
+export function localEvaluatorRoom(): number {
+  return Math.max(1, Math.floor(freemem() / EVALUATOR_MIN_FREE_BYTES));
+}
+
+/** Whether free memory has room for one more local evaluator now. */
+export function admitsLocalEvaluator(): boolean {
+  return freemem() >= EVALUATOR_MIN_FREE_BYTES;
+}
 
 /** Chunks a local worker holds at most: one evaluating and one waiting in the pipe hide the round trip to its child. */
 export const LOCAL_PIPELINE_DEPTH = 2;
@@ -13,18 +32,21 @@ export class LocalWorker implements Worker {
   /** Local workers evaluate every system. */
   readonly systems = undefined;
   readonly maxCapacity = LOCAL_PIPELINE_DEPTH;
+  readonly startsOnDemand: boolean;
   readonly #log: Logger;
   #evaluator: Evaluator | undefined;
   #restarts = 0;
 
-  constructor(id: string, log: Logger) {
+  /** `startsOnDemand`: setup does not start the evaluator; its first chunk does (see Worker). */
+  constructor(id: string, log: Logger, options: { startsOnDemand?: boolean } = {}) {
     this.id = id;
+    this.startsOnDemand = options.startsOnDemand ?? false;
     this.#log = log.child({ worker: id });
   }
 
   async setup(config: WorkerConfig): Promise<void> {
     this.#evaluator = new Evaluator(config, this.#log);
-    await this.#evaluator.start();
+    if (!this.startsOnDemand) await this.#evaluator.start();
   }
 
   async evaluate(chunk: WorkChunk, budget: number): Promise<ChunkAnswer> {

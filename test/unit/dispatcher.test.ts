@@ -83,6 +83,7 @@ interface FakeWorkerOptions {
  */
 class FakeWorker implements Worker {
   readonly systems = undefined;
+  startsOnDemand = false;
   readonly id: string;
   readonly maxCapacity: number;
   readonly calls: Call[] = [];
@@ -156,6 +157,7 @@ class FakeWorker implements Worker {
 
 interface DispatchOptions {
   consumerReady?: () => Promise<void> | undefined;
+  admitEvaluator?: () => boolean;
   onEvent?: (event: EvalEvent) => void;
 }
 
@@ -176,6 +178,7 @@ function startDispatch(workers: FakeWorker[], options: DispatchOptions = {}) {
       options.onEvent?.(event);
     },
     ...(options.consumerReady ? { consumerReady: options.consumerReady } : {}),
+    ...(options.admitEvaluator ? { admitEvaluator: options.admitEvaluator } : {}),
   });
   const walk = { scheduler, events, ended: false };
   void dispatcher.run().then(() => (walk.ended = true));
@@ -405,6 +408,41 @@ test('the walk ends without waiting for a worker still recovering', async () => 
   const { events } = await dispatch([a, b]);
   expect(b.calls.length).toBeGreaterThan(0);
   expect(attrsOfEvents(events)).toEqual(attributesOf(tree));
+});
+
+test('workers that start on demand get work only while the started ones leave some, one more per turn', async () => {
+  const small = flatTree(3);
+  const first = new FakeWorker('first', { maxCapacity: 2, tree: small, costMs: () => 5 });
+  const spares = Array.from({ length: 8 }, (_, i) => Object.assign(new FakeWorker(`spare-${i}`, { maxCapacity: 2, tree: small, costMs: () => 5 }), { startsOnDemand: true }));
+  const { events } = await dispatch([first, ...spares]);
+  expect(attrsOfEvents(events)).toEqual(attributesOf(small));
+  // The root goes to the started worker; three attributes need at most three evaluators.
+  expect([first, ...spares].filter((w) => w.calls.length > 0).length).toBeLessThanOrEqual(3);
+  expect(spares.slice(3).every((w) => w.calls.length === 0)).toBe(true);
+
+  // Work for all: still one more evaluator per turn, not every one at once.
+  const forty = flatTree(40);
+  const lead = new FakeWorker('lead', { maxCapacity: 2, tree: forty, costMs: () => 5 });
+  const waiting = Array.from({ length: 8 }, (_, i) => Object.assign(new FakeWorker(`w-${i}`, { maxCapacity: 2, tree: forty, costMs: () => 5 }), { startsOnDemand: true }));
+  await dispatch([lead, ...waiting]);
+  const rootAnswered = lead.calls[0]!.answeredAt;
+  const startedThen = [lead, ...waiting].filter((w) => w.calls.some((call) => call.sentAt === rootAnswered));
+  expect(startedThen.length).toBeLessThanOrEqual(2);
+
+  const big = flatTree(2000);
+  const busy = new FakeWorker('busy', { maxCapacity: 2, tree: big, costMs: () => 1 });
+  const onDemand = Array.from({ length: 3 }, (_, i) => Object.assign(new FakeWorker(`d-${i}`, { maxCapacity: 2, tree: big, costMs: () => 1 }), { startsOnDemand: true }));
+  await dispatch([busy, ...onDemand]);
+  expect(onDemand.every((w) => w.calls.length > 0)).toBe(true);
+});
+
+test('no worker starts on demand while the run admits no evaluator', async () => {
+  const tree = flatTree(500);
+  const started = new FakeWorker('started', { maxCapacity: 2, tree, costMs: () => 1 });
+  const spare = Object.assign(new FakeWorker('spare', { maxCapacity: 2, tree, costMs: () => 1 }), { startsOnDemand: true });
+  const { events } = await dispatch([started, spare], { admitEvaluator: () => false });
+  expect(attrsOfEvents(events)).toEqual(attributesOf(tree));
+  expect(spare.calls).toHaveLength(0);
 });
 
 test('a fatal outcome ends the walk at once', async () => {
