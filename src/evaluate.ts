@@ -4,10 +4,11 @@
  * GC-roots sink.
  */
 import { existsSync } from 'node:fs';
+import { isEnvironmentalError } from './cache/environmental.js';
 import { EvalCache, cacheKey, type CacheIdentity } from './cache/eval-cache.js';
 import type { EvalConfig, WorkerConfig } from './config.js';
 import type { AttrPath } from './nix/syntax.js';
-import { isDerivationEvent, type EvalEvent } from './events.js';
+import { isDerivationEvent, isErrorEvent, type EvalEvent } from './events.js';
 import { InputError } from './failures.js';
 import { silentLogger, type Logger } from './log.js';
 import type { RunResult, RunSnapshot } from './master/run.js';
@@ -165,9 +166,18 @@ async function walkWithCache(
       events.push(event);
       emit(event);
     };
+    // A walk is stored only when complete and free of errors the environment caused (see isEnvironmentalError).
+    const save = (result: RunResult) => {
+      if (result.fatal !== undefined) return;
+      if (events.some((e) => isErrorEvent(e) && isEnvironmentalError(e.error))) {
+        log.info('not storing the walk in the evaluation cache: some errors came from the environment (a failed download, a killed evaluator)');
+        return;
+      }
+      store.save(key, events);
+    };
     if (!stored) {
       const result = await walk(undefined, record);
-      if (result.fatal === undefined) store.save(key, events);
+      save(result);
       return result;
     }
     const gone = new Set(stored.filter((e) => isDerivationEvent(e) && !existsSync(e.drvPath)));
@@ -175,7 +185,7 @@ async function walkWithCache(
     for (const event of stored) if (!gone.has(event)) record(event);
     if (gone.size === 0) return { completed: stored.length };
     const result = await walk([...gone].map((e) => e.attrPath), record);
-    if (result.fatal === undefined) store.save(key, events);
+    save(result);
     return { ...result, completed: stored.length - gone.size + result.completed };
   } finally {
     store.close();

@@ -63,6 +63,18 @@ test('an unchanged flake is replayed; an edit is a miss; --refresh and --no-eval
   expect(replayed(await evalFlake('--no-eval-cache'))).toBe(false);
 });
 
+test('a walk with a failed download is not stored: the next run evaluates again', async () => {
+  // Port 1 on loopback refuses connections: the download fails as it would with the network down.
+  const fetched = 'builtins.fetchurl { url = "http://127.0.0.1:1/x"; sha256 = "1sx0xs4z4n3hbjcmx2ayyxfpbcq8zd6qkb7a5w6k4ycwjy0wmsv0"; }';
+  await writeFlake(`a = mk "a"; b = derivation { name = "b"; system = "x86_64-linux"; builder = "/bin/sh"; src = ${fetched}; };`);
+  const allowed = ['--option', 'allowed-uris', 'http://127.0.0.1:1', '--option', 'download-attempts', '1'];
+  const first = await evalFlake(...allowed);
+  expect(first.events.find((e) => e.attr === 'b')).toMatchObject({ error: expect.stringMatching(/^unable to download 'http:\/\/127.0.0.1:1\/x'/) });
+  const second = await evalFlake(...allowed);
+  expect(replayed(second)).toBe(false);
+  expect(second.stderr).toMatch(/not storing the walk in the evaluation cache/);
+});
+
 test('a cached .drv collected from the store is evaluated again; the rest is replayed', async () => {
   const cold = await evalFlake();
   const a = derivations(cold.events).find((d) => d.attr === 'a')!;
