@@ -60,6 +60,8 @@ export class NixRepl {
   #nextId = 0;
   #exit: ReplExit | undefined;
   #idle: Array<() => void> = [];
+  /** Killed by us because it could no longer answer (see #abandon). */
+  #abandoned = false;
   readonly #memory: ResidentMemory | undefined;
 
   constructor(options: NixReplOptions) {
@@ -136,15 +138,23 @@ export class NixRepl {
       const p = this.#pending.get(r.id);
       this.#pending.delete(r.id);
       p?.resolve(r);
+      // A repl waiting for the rest of an expression takes everything after as more of it.
+      if (r.unfinished) return this.#abandon();
     }
     if (this.#pending.size === 0) this.#wakeIdle();
+  }
+
+  /** Ends a child that can no longer answer; what is pending was not its fault and is sent again elsewhere. */
+  #abandon(): void {
+    this.#abandoned = true;
+    this.#child.kill('SIGKILL');
   }
 
   #onExit(exit: ReplExit, resolve: () => void): void {
     if (this.#exit !== undefined) return;
     this.#exit = exit;
     this.#memory?.close();
-    let first = true;
+    let first = !this.#abandoned;
     for (const p of this.#pending.values()) {
       p.reject(new ReplExitedError(exit, first));
       first = false;

@@ -23,7 +23,26 @@ export interface ReplResponse {
   value: string | undefined;
   /** Everything else the request printed: errors, traces, warnings. */
   text: string;
+  /**
+   * The repl took the request for an unfinished expression and is waiting
+   * for the rest: a Nix file it imported ends mid-expression. The repl
+   * swallows that syntax error (it reads "unexpected end of file" as input
+   * still to come, in imported files too), so `text` holds ours instead, and
+   * the child can never answer again.
+   */
+  unfinished?: boolean;
 }
+
+/**
+ * The repl's prompt while it waits for the rest of an unfinished
+ * expression; it echoes our marker after it when the request was taken as
+ * unfinished.
+ */
+const CONTINUATION_PREFIX = ' '.repeat(10);
+
+/** The error a request taken as unfinished answers with (see ReplResponse.unfinished). */
+export const UNFINISHED_ERROR =
+  "error: syntax error, unexpected end of file: a Nix file evaluated here ends in the middle of an expression (`nix-instantiate --parse FILE` shows where)";
 
 const ANSI = /\x1b\[[0-9;]*m/g;
 const ECHO_PREFIX = 'nix-repl> ';
@@ -54,6 +73,14 @@ export class ReplFramer {
     const done: ReplResponse[] = [];
     for (const line of this.#lines.push(chunk)) {
       if (line.startsWith(ECHO_PREFIX)) continue;
+      const head = this.#expected[0];
+      if (head !== undefined && line === CONTINUATION_PREFIX + markerRequest(head)) {
+        this.#expected.shift();
+        done.push({ id: head, value: undefined, text: `${this.#text}${UNFINISHED_ERROR}\n`, unfinished: true });
+        this.#value = undefined;
+        this.#text = '';
+        continue;
+      }
       if (!line.startsWith('\x1b[')) {
         this.#text += `${line}\n`;
         continue;

@@ -1,4 +1,7 @@
 /** `evix eval` of the main fixture with real Nix, checked against Nix itself. */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { isAttrsetEvent, type EvalEvent } from '../../src/events.js';
 import { FIXTURES, byAttr, collect, config, derivationSet, derivations, errors, expectMatchesNix, viaNixInstantiate } from '../helpers.js';
@@ -142,5 +145,27 @@ describe('function roots', () => {
     const { events } = await collect(config({ kind: 'expr', expr }, { workdir: FIXTURES }));
     expect(derivations(events).map((d) => d.attr)).toEqual(['hello']);
     await expectMatchesNix(viaNixInstantiate(`import ${JOBS} { }`), derivations(events));
+  });
+});
+
+describe('a Nix file that ends in the middle of an expression', async () => {
+  // The repl reads such a syntax error as input still to come and waits for ever; evix must not.
+  const dir = await mkdtemp(join(tmpdir(), 'evix-unfinished-'));
+  await writeFile(join(dir, 'broken.nix'), '{ broken\n');
+  await writeFile(
+    join(dir, 'imports.nix'),
+    'let mk = n: derivation { name = n; system = "x86_64-linux"; builder = "/bin/sh"; }; in { a = mk "a"; b = import ./broken.nix; c = mk "c"; }\n',
+  );
+
+  test('imported by one attribute, is that attribute\'s error; its siblings are answered', async () => {
+    const { events, fatal } = await collect(config({ kind: 'file', path: join(dir, 'imports.nix') }), 2);
+    expect(fatal).toBeUndefined();
+    expect(derivations(events).map((d) => d.attr).sort()).toEqual(['a', 'c']);
+    expect(errors(events)).toEqual([{ attr: 'b', attrPath: ['b'], error: expect.stringMatching(/^syntax error, unexpected end of file/), fatal: false }]);
+  });
+
+  test('as the input, fails the run with that error', async () => {
+    const { fatal } = await collect(config({ kind: 'file', path: join(dir, 'broken.nix') }), 1);
+    expect(fatal).toEqual({ kind: 'input', message: expect.stringMatching(/^syntax error, unexpected end of file/) });
   });
 });

@@ -76,3 +76,17 @@ test('splitOutput separates log lines from the error and drops frames of our hel
   });
   expect(splitOutput('trace: only\n\n')).toEqual({ error: undefined, log: ['trace: only'] });
 });
+
+test('a request the repl takes as unfinished (it echoes the marker after its continuation prompt) ends with a syntax error', () => {
+  const framer = new ReplFramer();
+  framer.expect(0);
+  framer.expect(1);
+  // As Nix 2.8 prints `import ./broken.nix` of a file ending mid-expression, then waits.
+  const [done] = framer.push(`nix-repl> import ./broken.nix\n          ${markerRequest(0)}\n          ${markerRequest(1)}\n`);
+  expect(done).toMatchObject({ id: 0, value: undefined, unfinished: true });
+  expect(splitOutput(done!.text).error).toMatch(/^syntax error, unexpected end of file/);
+  // An error's source lines are indented too; they are text, not a continuation.
+  const other = new ReplFramer();
+  other.expect(0);
+  expect(other.push(`error: boom\n            1| ${markerRequest(0)}\n${marker(0)}`)).toEqual([{ id: 0, value: undefined, text: `error: boom\n            1| ${markerRequest(0)}\n` }]);
+});
