@@ -24,6 +24,16 @@ import { ChunkPace } from './chunk-pace.js';
 import type { HeldChunk, Scheduler } from './scheduler.js';
 import { WorkerUnavailableError, closeWorker, type Worker } from './worker.js';
 
+/**
+ * How long queued work must have waited, with every started worker full,
+ * before another evaluator starts. Starting one costs a process and an
+ * evaluation of the root (about 100 ms for a small input), which a run
+ * that is nearly over cannot win back: on a 1296-attribute tree a second
+ * evaluator started at once made the run slower than one evaluator alone.
+ * A longer run loses at most this much to the wait.
+ */
+export const START_EVALUATOR_AFTER_MS = 150;
+
 export interface DispatcherOptions {
   scheduler: Scheduler;
   workers: readonly Worker[];
@@ -52,6 +62,9 @@ export class Dispatcher {
   readonly #admitEvaluator: () => boolean;
   readonly #log: Logger;
   #waitingForConsumer = false;
+  /** Since when queued work has waited for a started worker (see START_EVALUATOR_AFTER_MS). */
+  #workWaitingSince: number | undefined;
+  #startTimer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
   #end: (() => void) | undefined;
 
@@ -74,6 +87,7 @@ export class Dispatcher {
   /** Hands out nothing more and ends run(); answers still arriving are ignored. */
   stop(): void {
     this.#stopped = true;
+    clearTimeout(this.#startTimer);
     this.#end?.();
   }
 
@@ -98,10 +112,32 @@ export class Dispatcher {
         if (lane.state === 'ready' && isStarted(lane)) gave = this.#give(lane, ready) || gave;
       }
     }
-    // Work the started workers could not take: start one more evaluator for it.
-    if (this.#scheduler.queued === 0) return;
-    const unstarted = this.#lanes.find((lane) => lane.state === 'ready' && !isStarted(lane));
-    if (unstarted && this.#admitEvaluator()) this.#give(unstarted, ready + 1);
+    this.#startEvaluatorIfWorkWaits(ready);
+  }
+
+  /** Work the started workers could not take, waiting long enough: start one more evaluator for it. */
+  #startEvaluatorIfWorkWaits(ready: number): void {
+    const unstarted = this.#scheduler.queued > 0 ? this.#lanes.find((lane) => lane.state === 'ready' && !isStarted(lane)) : undefined;
+    if (!unstarted) {
+      this.#workWaitingSince = undefined;
+      return;
+    }
+    const now = performance.now();
+    this.#workWaitingSince ??= now;
+    const waited = now - this.#workWaitingSince;
+    if (waited >= START_EVALUATOR_AFTER_MS) {
+      // Memory permitting; if not, look again after another wait.
+      if (this.#admitEvaluator()) this.#give(unstarted, ready + 1);
+      this.#workWaitingSince = now;
+    }
+    // Look again when the wait is over, even if no answer comes meanwhile.
+    if (this.#startTimer === undefined) {
+      const due = START_EVALUATOR_AFTER_MS - (now - this.#workWaitingSince);
+      this.#startTimer = setTimeout(() => {
+        this.#startTimer = undefined;
+        this.#pump();
+      }, Math.max(1, due));
+    }
   }
 
   /** Tops `lane` up by one chunk of at most its share of the queue (`ready` lanes share it); whether it got one. */

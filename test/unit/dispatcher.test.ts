@@ -6,7 +6,7 @@ import { afterEach, beforeEach, expect, test, vi } from 'vitest';
 import { isAttrsetEvent, type DerivationEvent, type EvalEvent, type WorkResult } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
 import { ChunkPace, GROWTH, MAX_CHUNK_RESULTS } from '../../src/master/chunk-pace.js';
-import { Dispatcher } from '../../src/master/dispatcher.js';
+import { Dispatcher, START_EVALUATOR_AFTER_MS } from '../../src/master/dispatcher.js';
 import { Scheduler } from '../../src/master/scheduler.js';
 import { WorkerUnavailableError, type Worker } from '../../src/master/worker.js';
 import type { AttrPath } from '../../src/nix/syntax.js';
@@ -434,6 +434,23 @@ test('workers that start on demand get work only while the started ones leave so
   const onDemand = Array.from({ length: 3 }, (_, i) => Object.assign(new FakeWorker(`d-${i}`, { maxCapacity: 2, tree: big, costMs: () => 1 }), { startsOnDemand: true }));
   await dispatch([busy, ...onDemand]);
   expect(onDemand.every((w) => w.calls.length > 0)).toBe(true);
+});
+
+test('an evaluator starts only once work has waited START_EVALUATOR_AFTER_MS for the started ones', async () => {
+  // 40 cheap attributes: done before the wait is over, so no second evaluator.
+  const quick = flatTree(40);
+  const lead = new FakeWorker('lead', { maxCapacity: 2, tree: quick, costMs: () => 1 });
+  const spare = Object.assign(new FakeWorker('spare', { maxCapacity: 2, tree: quick, costMs: () => 1 }), { startsOnDemand: true });
+  await dispatch([lead, spare]);
+  expect(spare.calls).toHaveLength(0);
+
+  // A long run: the spare starts, but not before work has waited that long.
+  const long = flatTree(3000);
+  const first = new FakeWorker('first', { maxCapacity: 2, tree: long, costMs: () => 1 });
+  const second = Object.assign(new FakeWorker('second', { maxCapacity: 2, tree: long, costMs: () => 1 }), { startsOnDemand: true });
+  await dispatch([first, second]);
+  expect(second.calls.length).toBeGreaterThan(0);
+  expect(second.calls[0]!.sentAt - first.calls[0]!.answeredAt!).toBeGreaterThanOrEqual(START_EVALUATOR_AFTER_MS);
 });
 
 test('no worker starts on demand while the run admits no evaluator', async () => {
