@@ -3,6 +3,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, readlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { expect, test } from 'vitest';
 import { CLI, FIXTURES, derivations, runCli } from '../helpers.js';
@@ -79,8 +80,13 @@ test.each([
       if (stdout.split('\n').length > 20) resolve();
     });
   });
-  const { stdout: pids } = await execa('pgrep', ['-P', String(child.pid)], { reject: false });
-  const nixChildren = pids.split('\n').filter((p) => p !== '').map(Number);
+  // The second evaluator starts once work has waited for the first (START_EVALUATOR_AFTER_MS).
+  let nixChildren: number[] = [];
+  for (let tries = 0; nixChildren.length < 2 && tries < 100; tries++) {
+    const { stdout: pids } = await execa('pgrep', ['-P', String(child.pid)], { reject: false });
+    nixChildren = pids.split('\n').filter((p) => p !== '').map(Number);
+    if (nixChildren.length < 2) await sleep(50);
+  }
   expect(nixChildren.length).toBe(2);
   child.kill(signal);
   const result = await child;
