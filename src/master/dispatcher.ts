@@ -2,9 +2,9 @@
  * The dispatcher: one place that hands out work. Whenever something changes
  * (an answer, a failure, a worker back from a lost connection, the consumer
  * ready for more) it tops every worker up to what that worker should hold
- * now, one item per worker per pass so that heavy items spread over idle
+ * now, one chunk per worker per pass so that heavy items spread over idle
  * workers before any worker gets a second one. The scheduler decides what
- * an item is and owns every count; the dispatcher decides who evaluates it
+ * a chunk is and owns every count; the dispatcher decides who evaluates it
  * and when.
  *
  * Work goes out in chunks (see src/work.ts). How big a chunk and how many
@@ -12,6 +12,10 @@
  * big chunks, two in flight; slow ones one at a time. No chunk takes more
  * than its share of what is queued, so the end of a run spreads over every
  * worker too.
+ *
+ * A worker that starts on demand (a local evaluator past the first) gets
+ * work only once work has waited START_EVALUATOR_AFTER_MS for the started
+ * ones, one more per wait, and while the run admits another evaluator.
  *
  * A slow consumer holds the walk back: while `consumerReady()` returns a
  * promise nothing new is handed out, so the events waiting for the consumer
