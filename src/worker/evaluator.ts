@@ -31,7 +31,7 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkerConfig } from '../config.js';
 import type { AttrsetResult, DerivationEvent, WorkResult } from '../events.js';
-import type { ChunkAnswer, WorkChunk, WorkUnit } from '../work.js';
+import { chunkPaths, type ChunkAnswer, type WorkChunk, type WorkUnit } from '../work.js';
 import { InputError } from '../failures.js';
 import type { Logger } from '../log.js';
 import { formatAttrPath, type AttrPath } from '../nix/syntax.js';
@@ -64,11 +64,10 @@ interface Description {
   recurse?: boolean;
 }
 
-/** Siblings as the chunk names them, with the ranges the request asks for. */
+/** Siblings as the chunk names them (their paths end in their names), with the ranges the request asks for. */
 interface SiblingsPart {
   ranges: SiblingRange[];
   paths: AttrPath[];
-  names: string[];
 }
 
 export class Evaluator {
@@ -97,7 +96,7 @@ export class Evaluator {
    */
   async evaluate(chunk: WorkChunk, budget: number): Promise<EvaluateOutcome> {
     const answers: Array<Promise<WorkResult[]>> = [];
-    const siblings: WorkUnit[] = [];
+    const siblings: Array<Extract<WorkUnit, { kind: 'siblings' }>> = [];
     for (const unit of chunk) {
       if (unit.kind === 'path') answers.push(this.#single(unit.path).then((r) => [r]));
       else siblings.push(unit);
@@ -149,7 +148,7 @@ export class Evaluator {
     const json = response.value === undefined ? undefined : parsePrintedJson(response.value);
     const answer = json as ChunkDescription<Description> | undefined;
     if (answer?.levels?.[0]?.length !== part.paths.length) return this.#split(part, budget);
-    if (!sameNames(answer.names, part.names)) {
+    if (answer.names.length !== part.paths.length || part.paths.some((path, i) => path.at(-1) !== answer.names[i])) {
       this.#log.warn({ attr: formatAttrPath(first) }, 'the evaluator lists the attributes of a set differently from the master; asking for them by name');
       return Promise.all(part.paths.map((path) => this.#single(path)));
     }
@@ -318,24 +317,15 @@ async function withInputDrvs(path: AttrPath, event: DerivationEvent): Promise<Wo
   }
 }
 
-function siblingsPart(units: readonly WorkUnit[]): SiblingsPart {
-  const part: SiblingsPart = { ranges: [], paths: [], names: [] };
-  for (const unit of units) {
-    if (unit.kind !== 'siblings') continue;
-    part.ranges.push({ parent: unit.parent, from: unit.from, count: unit.names.length });
-    for (const name of unit.names) {
-      part.paths.push([...unit.parent, name]);
-      part.names.push(name);
-    }
-  }
-  return part;
+function siblingsPart(units: ReadonlyArray<Extract<WorkUnit, { kind: 'siblings' }>>): SiblingsPart {
+  return { ranges: units.map((unit) => ({ parent: unit.parent, from: unit.from, count: unit.names.length })), paths: chunkPaths(units) };
 }
 
 /** A part of two or more siblings split into two by count (a range may be cut in two). */
 function halves(part: SiblingsPart): [SiblingsPart, SiblingsPart] {
   const half = Math.floor(part.paths.length / 2);
-  const left: SiblingsPart = { ranges: [], paths: part.paths.slice(0, half), names: part.names.slice(0, half) };
-  const right: SiblingsPart = { ranges: [], paths: part.paths.slice(half), names: part.names.slice(half) };
+  const left: SiblingsPart = { ranges: [], paths: part.paths.slice(0, half) };
+  const right: SiblingsPart = { ranges: [], paths: part.paths.slice(half) };
   let seen = 0;
   for (const range of part.ranges) {
     const cut = Math.min(Math.max(half - seen, 0), range.count);
@@ -344,12 +334,6 @@ function halves(part: SiblingsPart): [SiblingsPart, SiblingsPart] {
     seen += range.count;
   }
   return [left, right];
-}
-
-function sameNames(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /**
@@ -363,8 +347,8 @@ function sameNames(a: readonly string[], b: readonly string[]): boolean {
  * (the OOM killer does that to an attribute that needs more memory than
  * the machine has).
  */
-export const SELF_DEATHS = 2;
-export const SIGNAL_DEATHS = 8;
+const SELF_DEATHS = 2;
+const SIGNAL_DEATHS = 8;
 
 const deathsToBlame = (exit: ReplExit): number => (exit.signal ? SIGNAL_DEATHS : SELF_DEATHS);
 

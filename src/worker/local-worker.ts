@@ -12,7 +12,7 @@ import { Evaluator } from './evaluator.js';
  * hundreds; starting evaluators past what the machine holds makes it
  * thrash (100000 workers asked for once brought a load average near 300).
  */
-export const EVALUATOR_MIN_FREE_BYTES = 256 * 1024 * 1024;
+const EVALUATOR_MIN_FREE_BYTES = 256 * 1024 * 1024;
 
 /** Local evaluators this machine's free memory has room for, at least one. */
 export function localEvaluatorRoom(): number {

@@ -41,7 +41,7 @@ export interface ReplResponse {
 const CONTINUATION_PREFIX = ' '.repeat(10);
 
 /** The error a request taken as unfinished answers with (see ReplResponse.unfinished). */
-export const UNFINISHED_ERROR =
+const UNFINISHED_ERROR =
   "error: syntax error, unexpected end of file: a Nix file evaluated here ends in the middle of an expression (`nix-instantiate --parse FILE` shows where)";
 
 const ANSI = /\x1b\[[0-9;]*m/g;
@@ -75,10 +75,7 @@ export class ReplFramer {
       if (line.startsWith(ECHO_PREFIX)) continue;
       const head = this.#expected[0];
       if (head !== undefined && line === CONTINUATION_PREFIX + markerRequest(head)) {
-        this.#expected.shift();
-        done.push({ id: head, value: undefined, text: `${this.#text}${UNFINISHED_ERROR}\n`, unfinished: true });
-        this.#value = undefined;
-        this.#text = '';
+        done.push(this.#finish({ value: undefined, text: `${this.#text}${UNFINISHED_ERROR}\n`, unfinished: true }));
         continue;
       }
       if (!line.startsWith('\x1b[')) {
@@ -86,17 +83,18 @@ export class ReplFramer {
         continue;
       }
       const plain = withoutColour(line);
-      const id = this.#expected[0];
-      if (id !== undefined && plain === markerRequest(id)) {
-        this.#expected.shift();
-        done.push({ id, value: this.#value, text: this.#text });
-        this.#value = undefined;
-        this.#text = '';
-      } else {
-        this.#value = plain;
-      }
+      if (head !== undefined && plain === markerRequest(head)) done.push(this.#finish({ value: this.#value, text: this.#text }));
+      else this.#value = plain;
     }
     return done;
+  }
+
+  /** Ends the oldest request with `response` and starts gathering for the next. */
+  #finish(response: Omit<ReplResponse, 'id'>): ReplResponse {
+    const id = this.#expected.shift()!;
+    this.#value = undefined;
+    this.#text = '';
+    return { id, ...response };
   }
 
   /** What arrived after the last complete request: what a dying child said last. */
