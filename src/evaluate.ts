@@ -103,14 +103,18 @@ async function runWorkers(
   roots: AttrPath[] | undefined,
   onEvent: (event: EvalEvent) => void,
 ): Promise<RunResult> {
-  const [{ runEvaluation }, { LocalWorker, admitsLocalEvaluator, localEvaluatorRoom }] = await Promise.all([
+  const [{ runEvaluation }, { LocalWorker, admitsLocalEvaluator, localEvaluatorRoom }, { MemoryBudget }] = await Promise.all([
     import('./master/run.js'),
     import('./worker/local-worker.js'),
+    import('./worker/memory-budget.js'),
   ]);
   // The first evaluator starts at once (a broken input shows at setup); the others as work needs them.
   const room = localEvaluatorRoom();
   if (options.workers > room) log.warn(`--workers ${options.workers}: this machine's free memory has room for ${room} evaluators; at most ${room} will run`);
-  const locals = Array.from({ length: Math.min(options.workers, room) }, (_, i) => new LocalWorker(`local-${i}`, log, { startsOnDemand: i > 0 }));
+  const localCount = Math.min(options.workers, room);
+  // The local evaluators share one budget: --max-memory each (see MemoryBudget).
+  const budget = new MemoryBudget(localCount * workerConfig.maxMemoryMiB);
+  const locals = Array.from({ length: localCount }, (_, i) => new LocalWorker(`local-${i}`, log, { startsOnDemand: i > 0, budget }));
   options.onWorkers?.(locals);
   // The protocol (capnp-es) is loaded only for runs with remotes.
   const { RemoteWorker } = options.remotes?.length ? await import('./remote/remote-worker.js') : { RemoteWorker: undefined };
@@ -131,17 +135,21 @@ async function runWorkers(
   );
   const workers: Worker[] = [...locals, ...remotes];
   if (workers.length === 0) return { fatal: { kind: 'workers', message: 'no workers: give --workers N or --remote' }, completed: 0 };
-  return runEvaluation({
+  const result = await runEvaluation({
     workers,
     config: workerConfig,
     log,
     signal: options.signal,
     ...(options.consumerReady ? { consumerReady: options.consumerReady } : {}),
-    admitEvaluator: admitsLocalEvaluator,
+    admitEvaluator: () => admitsLocalEvaluator() && budget.roomForAnother(),
     ...(roots ? { roots } : {}),
     ...(options.observe ? { observe: options.observe } : {}),
     onEvent,
   });
+  if (localCount === 0) return result;
+  const memory = { peakMiB: Math.round(budget.peakMiB), budgetMiB: budget.limitMiB, killedForMemory: budget.kills };
+  log.info(memory, 'memory of the local evaluators');
+  return { ...result, memory };
 }
 
 /**

@@ -11,6 +11,7 @@ import { completeConfig, type EvalConfig } from '../src/config.js';
 import { evaluate, type EvaluateOptions } from '../src/evaluate.js';
 import { isDerivationEvent, isErrorEvent, type DerivationEvent, type EvalEvent } from '../src/events.js';
 import type { RunFailure } from '../src/failures.js';
+import type { RunResult } from '../src/master/run.js';
 import { nixString } from '../src/nix/syntax.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -43,7 +44,7 @@ export async function collect(
   cfg: EvalConfig,
   workers = 1,
   options: Partial<EvaluateOptions> = {},
-): Promise<{ events: EvalEvent[]; fatal: RunFailure | undefined }> {
+): Promise<{ events: EvalEvent[]; fatal: RunFailure | undefined; memory: RunResult['memory'] }> {
   const events: EvalEvent[] = [];
   const also = options.onEvent;
   const result = await evaluate(cfg, {
@@ -54,7 +55,7 @@ export async function collect(
       also?.(e);
     },
   });
-  return { events, fatal: result.fatal };
+  return { events, fatal: result.fatal, memory: result.memory };
 }
 
 export const derivations = (events: EvalEvent[]) => events.filter(isDerivationEvent);

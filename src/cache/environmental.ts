@@ -1,7 +1,8 @@
 /**
  * Errors the environment caused rather than the input: a download or fetch
  * that failed, an evaluator killed by a signal (an operator, the OOM
- * killer). A walk holding one is not stored in the evaluation cache: the
+ * killer), or one that passed the memory budget (which depends on
+ * --max-memory, not on the input). A walk holding one is not stored in the evaluation cache: the
  * same hermetic input may evaluate cleanly once the network is back. Pure:
  * an error text in, an answer out.
  *
@@ -20,6 +21,7 @@ const ENVIRONMENTAL = [
   /Failed to connect/i,
   /Timeout was reached/i,
   /the nix evaluator died evaluating this attribute.*killed by SIG/s,
+  /the nix evaluator passed the memory budget/,
 ];
 
 export function isEnvironmentalError(error: string): boolean {

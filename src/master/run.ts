@@ -42,6 +42,8 @@ export interface RunResult {
   fatal?: RunFailure;
   /** Attribute paths answered. */
   completed: number;
+  /** How the local evaluators kept to their memory budget (see MemoryBudget); absent without local workers. */
+  memory?: { peakMiB: number; budgetMiB: number; killedForMemory: number };
 }
 
 export async function runEvaluation(options: RunOptions): Promise<RunResult> {

@@ -17,6 +17,7 @@ import { clientMac, macEqual, newNonce, NONCE_BYTES, serverProof } from '../prot
 import { PROTOCOL_VERSION, decodeConfig, type ClientMessage, type ServerMessage } from '../protocol/codec.js';
 import type { MessageConnection } from '../protocol/connection.js';
 import { Evaluator } from '../worker/evaluator.js';
+import type { MemoryBudget } from '../worker/memory-budget.js';
 import { applyPolicy, type WorkerPolicy } from './policy.js';
 
 export type ServerConnection = MessageConnection<ClientMessage, ServerMessage>;
@@ -27,6 +28,8 @@ export interface ServingLimits {
   policy: WorkerPolicy;
   /** Caps the memory limit a master asks for. */
   maxMemoryMiB: number;
+  /** The budget every connection's evaluator shares (see MemoryBudget). */
+  budget: MemoryBudget;
   handshakeTimeoutMs: number;
 }
 
@@ -116,7 +119,7 @@ export class ServedConnection {
     if (decision.config.input.kind === 'file' && !existsSync(decision.config.input.path)) {
       return this.#refuse(`this worker cannot see the input file ${decision.config.input.path}`);
     }
-    const evaluator = new Evaluator(decision.config, this.#log);
+    const evaluator = new Evaluator(decision.config, this.#log, this.#limits.budget);
     this.#evaluator = evaluator;
     try {
       await evaluator.start();

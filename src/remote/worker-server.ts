@@ -1,7 +1,7 @@
 /**
  * `evix worker --listen`: serves evaluation to masters over TCP (or TLS).
  * Each connection is one worker of a master's pool with its own evaluator
- * (a nix repl child) and the server's memory limit; what a connection does
+ * (a nix repl child); the evaluators share one memory budget; what a connection does
  * is src/remote/served-connection.ts. A connection that says anything but
  * Setup first, stays silent past the handshake timeout, or sends a bad frame
  * is dropped; others go on.
@@ -11,6 +11,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from '../log.js';
 import { decodeClient, encodeServer } from '../protocol/codec.js';
 import { MessageConnection } from '../protocol/connection.js';
+import { MemoryBudget } from '../worker/memory-budget.js';
 import { ServedConnection, type ServerConnection, type ServingLimits } from './served-connection.js';
 
 export interface TlsFiles {
@@ -20,7 +21,7 @@ export interface TlsFiles {
   ca?: Buffer;
 }
 
-export interface WorkerServerOptions extends Omit<ServingLimits, 'handshakeTimeoutMs'> {
+export interface WorkerServerOptions extends Omit<ServingLimits, 'handshakeTimeoutMs' | 'budget'> {
   host: string;
   port: number;
   tls?: TlsFiles;
@@ -34,9 +35,12 @@ export class WorkerServer {
   readonly #options: WorkerServerOptions;
   readonly #server: Server;
   readonly #served = new Set<ServedConnection>();
+  /** Its connections' evaluators keep together to --max-connections × --max-memory. */
+  readonly #budget: MemoryBudget;
 
   constructor(options: WorkerServerOptions) {
     this.#options = options;
+    this.#budget = new MemoryBudget(options.maxConnections * options.maxMemoryMiB);
     const onSocket = (socket: Socket) => this.#accept(socket);
     this.#server = options.tls
       ? createTlsServer(
@@ -81,7 +85,7 @@ export class WorkerServer {
       connection.end({ kind: 'error', message: `worker is busy: ${maxConnections} connections already` });
       return;
     }
-    const served = new ServedConnection(connection, { token, policy, maxMemoryMiB, handshakeTimeoutMs }, log);
+    const served = new ServedConnection(connection, { token, policy, maxMemoryMiB, budget: this.#budget, handshakeTimeoutMs }, log);
     this.#served.add(served);
     connection.onClose((error) => {
       this.#served.delete(served);

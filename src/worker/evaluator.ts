@@ -36,6 +36,7 @@ import { InputError } from '../failures.js';
 import type { Logger } from '../log.js';
 import { formatAttrPath, type AttrPath } from '../nix/syntax.js';
 import { parseInputDrvs } from '../nix/derivation-file.js';
+import type { BudgetSeat, MemoryBudget } from './memory-budget.js';
 import { NixRepl, ReplExitedError, type ReplExit } from './nix-repl.js';
 import { chunkRequest, describeRequest, setupLines, type ChunkDescription, type SiblingRange } from './nix-helpers.js';
 import { parsePrintedJson, splitOutput, type ReplResponse } from './repl-framer.js';
@@ -78,10 +79,27 @@ export class Evaluator {
   #closed = false;
   #retiring: Promise<void> | undefined;
   #retired: NixRepl | undefined;
+  readonly #seat: BudgetSeat | undefined;
 
-  constructor(config: WorkerConfig, log: Logger) {
+  /** `budget`: the memory budget this evaluator shares with others (see MemoryBudget). */
+  constructor(config: WorkerConfig, log: Logger, budget?: MemoryBudget) {
     this.#config = config;
     this.#log = log;
+    // A retired child still answers what was sent to it, so it counts until it is gone.
+    const children = () => [this.#repl, this.#retired].filter((repl) => repl !== undefined);
+    this.#seat = budget?.join({
+      residentMiB: () => {
+        const sizes = children().map((repl) => repl.residentMiB() ?? 0);
+        return sizes.length === 0 ? undefined : sizes.reduce((a, b) => a + b);
+      },
+      killForMemory: (residentMiB, limitMiB) => {
+        const detail = `${Math.round(residentMiB)} MiB resident, past the ${limitMiB} MiB the evaluators may use together (--max-memory each)`;
+        for (const repl of children()) repl.killForMemory(detail);
+      },
+      releaseMemory: () => {
+        if (this.#repl) this.#retire(this.#repl);
+      },
+    });
   }
 
   /** Starts the child and defines the root; throws InputError when the input cannot be set up (a bad --arg, an unreadable input). */
@@ -113,6 +131,7 @@ export class Evaluator {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#seat?.leave();
     // A start that failed left no child to close; its failure went to whoever awaited it.
     const repl = this.#repl ?? (await this.#starting?.catch(() => undefined));
     this.#repl = undefined;
@@ -189,16 +208,20 @@ export class Evaluator {
   }
 
   /**
-   * Sends a request; `crash` says how the child died if it died while
-   * evaluating it, `deaths` how many times. A request queued behind the one
-   * that killed the child is sent again on a fresh child. A chunk
-   * (`isChunk`) that killed its child is split instead (see #siblings),
-   * which finds the attribute that kills it. A single attribute is tried
-   * again until its deaths count as its own (see SELF_DEATHS), so a child
-   * killed from outside loses nothing.
+   * Sends a request, once the memory budget admits it; `crash` says how the
+   * child died if it died while evaluating it, `deaths` how many times. A
+   * request queued behind the one that killed the child is sent again on a
+   * fresh child. A chunk (`isChunk`) that killed its child is split instead
+   * (see #siblings), which finds the attribute that kills it. A single
+   * attribute is tried again until its deaths count as its own (see
+   * SELF_DEATHS), so a child killed from outside loses nothing; one killed
+   * for passing the budget is tried again alone, with the whole budget, and
+   * fails only if it passes it even so.
    */
   async #request(line: string, path: AttrPath, isChunk = false): Promise<ReplResponse | { crash: ReplExit; deaths: number }> {
+    let alone = false;
     for (let deaths = 1; ; ) {
+      await this.#seat?.admit(alone);
       try {
         const repl = await this.#ready();
         return await repl.request(line);
@@ -206,10 +229,18 @@ export class Evaluator {
         if (!(error instanceof ReplExitedError)) throw error;
         if (!error.wasRunning) continue;
         const { exit } = error;
+        if (exit.overBudget) {
+          if (isChunk || alone) return { crash: exit, deaths };
+          this.#log.warn({ attr: formatAttrPath(path), reason: exit.detail }, 'the evaluators passed their memory budget; retrying this attribute alone');
+          alone = true;
+          continue;
+        }
         if (isChunk || deaths >= deathsToBlame(exit)) return { crash: exit, deaths };
         this.#log.warn({ attr: formatAttrPath(path), reason: exit.detail, deaths }, 'nix evaluator died; retrying on a fresh one');
         if (exit.signal) await sleep(retryPauseMs(deaths));
         deaths++;
+      } finally {
+        this.#seat?.settled();
       }
     }
   }
@@ -301,10 +332,15 @@ export class Evaluator {
     const rss = repl?.residentMiB();
     if (!repl || rss === undefined || rss <= this.#config.maxMemoryMiB) return false;
     this.#log.debug({ pid: repl.pid, rssMiB: Math.round(rss) }, 'nix evaluator passed the memory limit; restarting');
+    this.#retire(repl);
+    return true;
+  }
+
+  /** Ends the child once it has answered what it holds; the next request starts another. */
+  #retire(repl: NixRepl): void {
     this.#repl = undefined;
     this.#retired = repl;
     this.#retiring = repl.idle().then(() => repl.close());
-    return true;
   }
 }
 
@@ -356,6 +392,7 @@ const deathsToBlame = (exit: ReplExit): number => (exit.signal ? SIGNAL_DEATHS :
 const retryPauseMs = (deaths: number): number => Math.min(1000, 100 * 2 ** (deaths - 1));
 
 function deathMessage(exit: ReplExit, deaths: number): string {
+  if (exit.overBudget) return `the nix evaluator passed the memory budget evaluating this attribute alone: ${exit.detail}`;
   const times = deaths > 1 ? ` (${deaths} times)` : '';
   const why = exit.signal === 'SIGKILL' ? `${exit.detail} (the kernel's OOM killer does this when memory runs out)` : exit.detail;
   return `the nix evaluator died evaluating this attribute${times}: ${why}`;

@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import type { Worker } from '../master/worker.js';
 import type { ChunkAnswer, WorkChunk } from '../work.js';
 import { Evaluator } from './evaluator.js';
+import type { MemoryBudget } from './memory-budget.js';
 
 /**
  * Free memory an evaluator needs before another one starts. A `nix repl`
@@ -37,15 +38,22 @@ export class LocalWorker implements Worker {
   #evaluator: Evaluator | undefined;
   #restarts = 0;
 
-  /** `startsOnDemand`: setup does not start the evaluator; its first chunk does (see Worker). */
-  constructor(id: string, log: Logger, options: { startsOnDemand?: boolean } = {}) {
+  readonly #budget: MemoryBudget | undefined;
+
+  /**
+   * `startsOnDemand`: setup does not start the evaluator; its first chunk
+   * does (see Worker). `budget`: the memory budget of the run's local
+   * evaluators.
+   */
+  constructor(id: string, log: Logger, options: { startsOnDemand?: boolean; budget?: MemoryBudget } = {}) {
     this.id = id;
     this.startsOnDemand = options.startsOnDemand ?? false;
+    this.#budget = options.budget;
     this.#log = log.child({ worker: id });
   }
 
   async setup(config: WorkerConfig): Promise<void> {
-    this.#evaluator = new Evaluator(config, this.#log);
+    this.#evaluator = new Evaluator(config, this.#log, this.#budget);
     if (!this.startsOnDemand) await this.#evaluator.start();
   }
 

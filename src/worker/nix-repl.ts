@@ -25,8 +25,10 @@ export interface NixReplOptions {
 export interface ReplExit {
   /** What it said and how it ended, for messages. */
   detail: string;
-  /** The signal that ended it, if one did. */
+  /** The signal that ended it, if one did (not when evix itself killed it for memory). */
   signal?: string;
+  /** Killed by evix because the evaluators together passed their memory budget (see MemoryBudget). */
+  overBudget?: boolean;
 }
 
 /** The child exited (crash, kill, OOM) before answering a request. */
@@ -62,6 +64,8 @@ export class NixRepl {
   #idle: Array<() => void> = [];
   /** Killed by us because it could no longer answer (see #abandon). */
   #abandoned = false;
+  /** Why we killed it for memory (see killForMemory). */
+  #overBudget: string | undefined;
   readonly #memory: ResidentMemory | undefined;
 
   constructor(options: NixReplOptions) {
@@ -81,6 +85,7 @@ export class NixRepl {
     this.#exited = new Promise((resolve) => {
       child.on('error', (error) => this.#onExit({ detail: `cannot start nix: ${error.message}` }, resolve));
       child.on('exit', (code, signal) => {
+        if (this.#overBudget !== undefined) return this.#onExit({ detail: this.#overBudget, overBudget: true }, resolve);
         const how = signal ? `killed by ${signal}` : code === 127 ? 'nix not found on PATH' : `exit code ${code ?? 'unknown'}`;
         const said = lastError(this.#framer.unframedText);
         const detail = said ? `${how}: ${said}` : how;
@@ -142,6 +147,13 @@ export class NixRepl {
       if (r.unfinished) return this.#abandon();
     }
     if (this.#pending.size === 0) this.#wakeIdle();
+  }
+
+  /** Kills the child mid-request because the evaluators passed their memory budget; `detail` says by how much. */
+  killForMemory(detail: string): void {
+    if (this.#exit !== undefined) return;
+    this.#overBudget = detail;
+    this.#child.kill('SIGKILL');
   }
 
   /** Ends a child that can no longer answer; what is pending was not its fault and is sent again elsewhere. */

@@ -22,14 +22,14 @@ afterEach(async () => {
   await Promise.all(cleanups.splice(0).map((c) => c()));
 });
 
-async function serve(limits: { maxConnections?: number; maxMemoryMiB?: number } = {}): Promise<{ port: number }> {
+async function serve(limits: { maxConnections?: number } = {}): Promise<{ port: number }> {
   const server = new WorkerServer({
     host: '127.0.0.1',
     port: 0,
     token: undefined,
     policy: { allowImpure: true, allowedOptions: new Set() },
     maxConnections: limits.maxConnections ?? 4,
-    maxMemoryMiB: limits.maxMemoryMiB ?? 4096,
+    maxMemoryMiB: 4096,
     log: process.env.DEBUG_EVIX ? createLogger('debug') : silentLogger,
   });
   const { port } = await server.listen();
@@ -115,10 +115,10 @@ test('--max-connections: a connection past the limit is refused, the ones within
   expect(await first.evaluate(...one('g0', 'd1'))).toMatchObject([{ name: 'wide-1' }]);
 });
 
-test("past the worker's memory limit its evaluator is replaced after each item, and the master is told", async () => {
-  const { port } = await serve({ maxMemoryMiB: 1 });
+test('past the memory limit the master asks for, the evaluator is replaced after each item, and the master is told', async () => {
+  const { port } = await serve();
   const worker = remote(port);
-  await worker.setup(fileConfig(WIDE));
+  await worker.setup({ ...fileConfig(WIDE), maxMemoryMiB: 1 });
   for (let i = 0; i < 5; i++) expect(await worker.evaluate(...one('g0', `d${i}`))).toMatchObject([{ name: `wide-${i}` }]);
   expect(worker.restarts).toBe(5);
 });
