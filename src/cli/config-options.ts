@@ -51,7 +51,7 @@ export function withConfigOptions(command: Command): Command {
     .option('--option <key> <value>', 'set Nix configuration option KEY to VALUE', collect)
     .option('--override-input <name> <ref>', 'with --flake: use REF for the flake input NAME', collect)
     .option('--impure', 'allow impure evaluation of a flake (files and expressions are impure already)')
-    .option('--max-memory <mib>', `restart a worker's evaluator once it uses more than MIB MiB (default: ${DEFAULT_EVAL_OPTIONS.maxMemoryMiB})`)
+    .option('--max-memory <mib>', `restart a worker's evaluator once it uses more than MIB MiB; the local evaluators together keep to workers × MIB (default: ${DEFAULT_EVAL_OPTIONS.maxMemoryMiB})`)
     .option('--max-memory-size <mib>', 'alias of --max-memory')
     .option('--force-recurse', 'recurse into every attrset, not only those with recurseForDerivations = true')
     .option('--meta', "include each derivation's meta attributes")

@@ -34,7 +34,7 @@ export function workerCommand(): Command {
     .option('--allow-option <key>', `also accept --option KEY from masters (always: ${DEFAULT_ALLOWED_OPTIONS.join(', ')})`, (v: string, p: string[]) => [...p, v], [])
     .option('--insecure', 'allow listening on a non-loopback address without a token')
     .option('--max-connections <n>', 'connections served at once (each is one nix evaluator)', '16')
-    .option('--max-memory <mib>', "restart a connection's evaluator past this many MiB (caps what masters ask)", String(DEFAULT_MAX_MEMORY_MIB))
+    .option('--max-memory <mib>', "restart a connection's evaluator past this many MiB (caps what masters ask); the connections together keep to max-connections × MIB", String(DEFAULT_MAX_MEMORY_MIB))
     .action(async (flags: WorkerFlags) => {
       const endpoint = parseEndpoint(flags.listen);
       if ('error' in endpoint) throw new UsageError(`--listen: ${endpoint.error}`);

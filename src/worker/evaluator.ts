@@ -23,6 +23,10 @@
  * while starting is replaced the same way. Requests queued behind a death
  * are simply sent again. So a child killed from outside loses nothing.
  *
+ * With a MemoryBudget, every request waits for the budget to admit it; a
+ * child the budget kills mid-request retries its attribute alone, with the
+ * whole budget, and only an attribute that passes it even so is an error.
+ *
  * Requests are pipelined: evaluate() may be called again before earlier
  * calls resolve, and the repl works through them in order, which hides the
  * round trip between the processes.
