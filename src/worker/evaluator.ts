@@ -42,7 +42,7 @@ import { formatAttrPath, type AttrPath } from '../nix/syntax.js';
 import { parseInputDrvs } from '../nix/derivation-file.js';
 import type { BudgetSeat, MemoryBudget } from './memory-budget.js';
 import { NixRepl, ReplExitedError, type ReplExit } from './nix-repl.js';
-import { chunkRequest, describeRequest, setupLines, type ChunkDescription, type SiblingRange } from './nix-helpers.js';
+import { DESCRIBED, chunkRequest, describeRequest, setupLines, type ChunkDescription, type Description, type SiblingRange } from './nix-helpers.js';
 import { parsePrintedJson, splitOutput, type ReplResponse } from './repl-framer.js';
 
 export interface EvaluateOutcome {
@@ -50,23 +50,6 @@ export interface EvaluateOutcome {
   results: ChunkAnswer;
   /** The child was replaced after this chunk because it passed the memory limit. */
   restarted: boolean;
-}
-
-/** What the Nix side says about one attribute (HELPERS' describeValue). */
-interface Description {
-  kind: 'drv' | 'attrs' | 'skip' | 'retry';
-  name?: string;
-  system?: string;
-  drvPath?: string;
-  outputs?: Record<string, string>;
-  requiredSystemFeatures?: string[];
-  meta?: Record<string, unknown>;
-  extraValue?: unknown;
-  constituents?: string[];
-  namedConstituents?: string[];
-  globConstituents?: boolean;
-  attrs?: string[];
-  recurse?: boolean;
 }
 
 /** Siblings as the chunk names them (their paths end in their names), with the ranges the request asks for. */
@@ -169,7 +152,7 @@ export class Evaluator {
     const { error } = this.#splitLogged(response, first);
     if (error !== undefined) return this.#split(part, budget);
     const json = response.value === undefined ? undefined : parsePrintedJson(response.value);
-    const answer = json as ChunkDescription<Description> | undefined;
+    const answer = json as ChunkDescription | undefined;
     if (answer?.levels?.[0]?.length !== part.paths.length) return this.#split(part, budget);
     if (answer.names.length !== part.paths.length || part.paths.some((path, i) => path.at(-1) !== answer.names[i])) {
       this.#log.warn({ attr: formatAttrPath(first) }, 'the evaluator lists the attributes of a set differently from the master; asking for them by name');
@@ -195,14 +178,14 @@ export class Evaluator {
       for (let i = 0; i < level.length; i++) {
         const d = level[i]!;
         const path = paths[i]!;
-        if (d.kind === 'retry') {
+        if (d[0] === DESCRIBED.retry) {
           results.push(this.#single(path));
           continue;
         }
         const result = this.#result(path, d);
-        if (walked && d.kind === 'attrs' && d.recurse) {
+        if (walked && d[0] === DESCRIBED.walk) {
           (result as AttrsetResult).childrenAnswered = true;
-          for (const name of d.attrs ?? []) next.push([...path, name]);
+          for (const name of d[1]) next.push([...path, name]);
         }
         results.push(result);
       }
@@ -310,24 +293,20 @@ export class Evaluator {
   }
 
   #result(path: AttrPath, d: Description): WorkResult | Promise<WorkResult> {
-    const attr = formatAttrPath(path);
     const attrPath = [...path];
-    if (d.kind === 'attrs' && d.recurse) return { attr, attrPath, attrs: d.attrs ?? [] };
-    if (d.kind !== 'drv') return { skip: true, attrPath };
-    const event: DerivationEvent = {
-      attr,
-      attrPath,
-      name: d.name ?? '',
-      system: d.system ?? 'unknown',
-      drvPath: d.drvPath ?? '',
-      outputs: d.outputs ?? {},
-      requiredSystemFeatures: d.requiredSystemFeatures ?? [],
-    };
-    if (d.meta !== undefined) event.meta = d.meta;
-    if (d.constituents !== undefined) event.constituents = d.constituents;
-    if (d.namedConstituents !== undefined) event.namedConstituents = d.namedConstituents;
-    if (d.globConstituents !== undefined) event.globConstituents = d.globConstituents;
-    if ('extraValue' in d) event.extraValue = d.extraValue;
+    if (d[0] === DESCRIBED.walk) return { attr: formatAttrPath(path), attrPath, attrs: d[1] };
+    if (d[0] !== DESCRIBED.drv) return { skip: true, attrPath };
+    const [, name, system, drvPath, outputList, requiredSystemFeatures, extras] = d;
+    const outputs: Record<string, string> = {};
+    for (let i = 0; i + 1 < outputList.length; i += 2) outputs[outputList[i]!] = outputList[i + 1]!;
+    const event: DerivationEvent = { attr: formatAttrPath(path), attrPath, name, system, drvPath, outputs, requiredSystemFeatures };
+    if (extras) {
+      if (extras.meta !== undefined) event.meta = extras.meta;
+      if (extras.constituents !== undefined) event.constituents = extras.constituents;
+      if (extras.namedConstituents !== undefined) event.namedConstituents = extras.namedConstituents;
+      if (extras.globConstituents !== undefined) event.globConstituents = extras.globConstituents;
+      if ('extraValue' in extras) event.extraValue = extras.extraValue;
+    }
     return this.#config.showInputDrvs ? withInputDrvs(path, event) : event;
   }
 

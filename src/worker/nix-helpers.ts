@@ -15,10 +15,13 @@ import type { AutoArg, ResolvedInput } from '../config.js';
  * Nix code cannot detect, so such a function receives only the arguments it
  * names.
  *
- * `describe` answers one attribute path with a record the TypeScript side
- * turns into an event (`describeValue` for a value at hand): a derivation (forcing drvPath writes the .drv, as
+ * `describe` answers one attribute path with a Description the TypeScript
+ * side turns into an event (`describeValue` for a value at hand): a
+ * derivation (forcing drvPath writes the .drv, as
  * nix-instantiate does), a set to recurse into (the root always; others when
  * `recurseForDerivations` is true or with --force-recurse), or `skip`.
+ * Store paths go out without their string context, which toJSON would
+ * otherwise gather into one set per chunk for nothing.
  * `callLocked` loads a flake from a given lock graph (used with
  * --override-input, whose overrides live only in the master's lock): each
  * node's locked source is fetched with fetchTree and its `outputs` called
@@ -45,9 +48,10 @@ let
     else f;
   select = root: path: builtins.foldl' (v: name: v.\${name}) root path;
   isDerivation = v: builtins.isAttrs v && (v.type or null) == "derivation";
-  outputsOf = d: builtins.listToAttrs (builtins.concatMap
-    (o: if d ? \${o} && d.\${o} ? outPath then [ { name = o; value = d.\${o}.outPath; } ] else [ ])
-    (d.outputs or [ "out" ]));
+  noContext = builtins.unsafeDiscardStringContext;
+  outputsOf = d: builtins.concatMap
+    (o: let out = d.\${o} or null; in if builtins.isAttrs out && out ? outPath then [ o (noContext out.outPath) ] else [ ])
+    (d.outputs or [ "out" ]);
   validMeta = v:
     if builtins.isFunction v then false
     else if builtins.isList v then builtins.all validMeta v
@@ -60,13 +64,18 @@ let
     in builtins.listToAttrs (map (name: { inherit name; value = meta.\${name}; })
       (builtins.filter keep (builtins.attrNames meta)));
   aggregateOf = d:
-    if (d._hydraAggregate or false) == true then
-      let members = d.constituents; in {
-        constituents = map (c: c.drvPath) (builtins.filter (c: !builtins.isString c) members);
-        namedConstituents = builtins.filter builtins.isString members;
-        globConstituents = (d._hydraGlobConstituents or false) == true;
-      }
-    else { };
+    let members = d.constituents; in {
+      constituents = map (c: c.drvPath) (builtins.filter (c: !builtins.isString c) members);
+      namedConstituents = builtins.filter builtins.isString members;
+      globConstituents = (d._hydraGlobConstituents or false) == true;
+    };
+  extrasOf = opts: d:
+    let aggregate = (d._hydraAggregate or false) == true; in
+    if opts.meta || opts.apply != null || aggregate then
+      (if opts.meta then { meta = metaOf d; } else { })
+      // (if opts.apply != null then { extraValue = opts.apply d; } else { })
+      // (if aggregate then aggregateOf d else { })
+    else null;
   callLocked = spec:
     let
       lock = spec.locks;
@@ -93,21 +102,15 @@ let
     else builtins.filter (s: builtins.isString s && s != "") (builtins.split "[[:space:]]+" (toString features));
   namesOf = v: builtins.filter (n: n != "recurseForDerivations") (builtins.attrNames v);
   describeValue = opts: isRoot: v: names:
-    if isDerivation v then
-      { kind = "drv"; name = v.name; system = v.system or "unknown"; drvPath = v.drvPath; outputs = outputsOf v; requiredSystemFeatures = featuresOf v; }
-      // (if opts.meta then { meta = metaOf v; } else { })
-      // (if opts.apply != null then { extraValue = opts.apply v; } else { })
-      // aggregateOf v
-    else if builtins.isAttrs v then
-      let recurse = isRoot || opts.forceRecurse || (v.recurseForDerivations or false); in
-      { kind = "attrs"; attrs = if recurse then names else [ ]; recurse = recurse; }
-    else { kind = "skip"; };
+    if isDerivation v then [ 0 v.name (v.system or "unknown") (noContext v.drvPath) (outputsOf v) (featuresOf v) (extrasOf opts v) ]
+    else if builtins.isAttrs v && (isRoot || opts.forceRecurse || (v.recurseForDerivations or false)) then [ 1 names ]
+    else [ 2 ];
   describe = opts: root: path: let v = select root path; in describeValue opts (path == [ ]) v (namesOf v);
   memoOf = v: { names = namesOf v; kids = builtins.mapAttrs (name: memoOf) v; };
   childOf = node: name: { inherit name; value = node.value.\${name}; memo = node.memo.kids.\${name}; };
   guarded = opts: item:
     let d = describeValue opts false item.value item.memo.names; tried = builtins.tryEval (builtins.deepSeq d d); in
-    if tried.success then tried.value else { kind = "retry"; };
+    if tried.success then tried.value else [ 3 ];
   chunk = opts: root: budget: units:
     let
       nodeAt = builtins.foldl' childOf root;
@@ -116,11 +119,12 @@ let
         builtins.genList (i: childOf node (builtins.elemAt node.memo.names (from + i))) (builtins.elemAt unit 2)) units;
       levels = count: items:
         let
-          described = map (item: { inherit item; d = guarded opts item; }) items;
-          sets = builtins.filter (x: x.d.kind == "attrs" && x.d.recurse) described;
-          next = builtins.concatMap (x: map (childOf x.item) x.d.attrs) sets;
+          described = map (guarded opts) items;
+          next = builtins.concatLists (builtins.genList (i:
+            let d = builtins.elemAt described i; in
+            if builtins.head d == 1 then map (childOf (builtins.elemAt items i)) (builtins.elemAt d 1) else [ ]) (builtins.length items));
           total = count + builtins.length next;
-        in [ (map (x: x.d) described) ] ++ (if next != [ ] && total <= budget then levels total next else [ ]);
+        in [ described ] ++ (if next != [ ] && total <= budget then levels total next else [ ]);
     in { names = map (item: item.name) start; levels = levels (builtins.length start) start; };
 in { inherit autoCall select callLocked describe memoOf chunk; }`;
 
@@ -195,18 +199,43 @@ export function chunkRequest(ranges: readonly SiblingRange[], budget: number): s
   return `_c ${budget} [${ranges.map((r) => `[[${r.parent.map(nixString).join('')}]${r.from} ${r.count}]`).join('')}]`;
 }
 
+/** The kinds of Description, its first element. */
+export const DESCRIBED = { drv: 0, walk: 1, skip: 2, retry: 3 } as const;
+
+/** What a derivation carries beyond its identity, when asked for (--meta, --apply) or an aggregate. */
+export interface DerivationExtras {
+  meta?: Record<string, unknown>;
+  extraValue?: unknown;
+  constituents?: string[];
+  namedConstituents?: string[];
+  globConstituents?: boolean;
+}
+
+/**
+ * What `describeValue` says of one attribute. A tuple, not a record: the
+ * repl prints a chunk's answer byte by byte (about 50 ns each, a fifth of
+ * a small attribute's cost when it was a record), and keys cost as much as
+ * values. A derivation (its outputs as name, path, name, path, ...), a set
+ * to walk into with its names, something to skip, or (in a chunk only) an
+ * attribute whose evaluation threw, caught by tryEval, which loses the
+ * message: ask for it alone.
+ */
+export type Description =
+  | [kind: typeof DESCRIBED.drv, name: string, system: string, drvPath: string, outputs: string[], features: string[], extras: DerivationExtras | null]
+  | [kind: typeof DESCRIBED.walk, names: string[]]
+  | [kind: typeof DESCRIBED.skip]
+  | [kind: typeof DESCRIBED.retry];
+
 /**
  * What `chunk` answers: the names of the siblings asked for (so the caller
  * can check the evaluator's sets agree with its own), and their
  * descriptions level by level. Level 0 describes the siblings in order;
  * level k+1, when present, describes the children of every set of level k
  * to walk into, in order; a set's children either all follow or none do.
- * A description of kind `retry` is an attribute whose evaluation threw
- * (caught by tryEval, which loses the message): ask for it alone.
  */
-export interface ChunkDescription<D> {
+export interface ChunkDescription {
   names: string[];
-  levels: D[][];
+  levels: Description[][];
 }
 
 /**
