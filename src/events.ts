@@ -50,6 +50,12 @@ export interface ErrorEvent {
   error: string;
   /** True when the error ended the whole run. */
   fatal: boolean;
+  /**
+   * With --constituents, for an aggregate that could not be resolved: its
+   * derivation, which the nix-eval-jobs format prints with the error. The
+   * evix format leaves it out.
+   */
+  aggregate?: DerivationEvent;
 }
 
 export type EvalEvent = DerivationEvent | AttrsetEvent | ErrorEvent;

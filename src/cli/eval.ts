@@ -4,7 +4,7 @@ import { defaultCacheDirectory } from '../cache/directory.js';
 import { parseEndpoint } from '../remote/endpoint.js';
 import type { RemoteSpec } from '../evaluate.js';
 import type { RunSnapshot } from '../master/run.js';
-import { OUTPUT_FORMATS, type OutputFormat } from '../sinks/formats.js';
+import { OUTPUT_FORMATS, evixLine, nixEvalJobsLine, type LineFormat, type NixEvalJobsLineOptions } from '../sinks/formats.js';
 import { awaitedLater } from '../awaited-later.js';
 import { prepareRun } from '../prepare.js';
 import { Progress } from './progress.js';
@@ -60,7 +60,7 @@ export function evalCommand(): Command {
       const ca = readFileOption('--remote-tls-ca', flags.remoteTlsCa);
       const cert = readFileOption('--remote-tls-cert', flags.remoteTlsCert);
       const key = readFileOption('--remote-tls-key', flags.remoteTlsKey);
-      const format = outputFormat(flags.outputFormat);
+      const format = outputFormat(flags.outputFormat, { constituents: flags.constituents ?? false, instantiated: true });
       const { NdjsonSink } = await import('../sinks/ndjson.js');
       const out = new NdjsonSink(process.stdout, format);
       // Runs with options the daemon does not take evaluate here.
@@ -107,10 +107,10 @@ export function evalCommand(): Command {
     });
 }
 
-function outputFormat(text: string): OutputFormat {
+function outputFormat(text: string, options: NixEvalJobsLineOptions): LineFormat {
   const format = OUTPUT_FORMATS.find((f) => f === text);
   if (!format) throw new UsageError(`--output-format must be one of ${OUTPUT_FORMATS.join(', ')}, not '${text}'`);
-  return format;
+  return format === 'evix' ? evixLine : nixEvalJobsLine(options);
 }
 
 /** `--remote HOST:PORT SYSTEMS N`. */

@@ -1,9 +1,15 @@
 /**
- * --constituents, the pure part: which jobs each aggregate stands for, in
- * which order aggregates can be rewritten (an aggregate naming another needs
- * the other's new .drv first), and which aggregates fail: a named
- * constituent that does not exist or failed to evaluate, a pattern that
- * matches nothing, a cycle of aggregates.
+ * --constituents, the pure part, with nix-eval-jobs' rules and messages
+ * (its clients and test suite read them): which jobs each aggregate names,
+ * in which order aggregates are rewritten (one naming another needs the
+ * other's new .drv first), and which fail.
+ *
+ * Only aggregates that name constituents wait for the walk to end; those
+ * given derivations only already have them as inputs. A named constituent
+ * that does not exist or failed to evaluate, or a pattern that matches no
+ * job that evaluated, makes the aggregate fail with one `NAME: WHY` line
+ * per cause. A cycle among aggregates fails its two ends with `Dependency
+ * cycle: A <-> B` and skips every other waiting aggregate, rewriting none.
  */
 
 export interface Job {
@@ -11,23 +17,31 @@ export interface Job {
   name: string;
   drvPath?: string;
   error?: string;
-  aggregate?: { constituents: string[]; named: string[]; glob: boolean };
+  /** Set for an aggregate that names constituents (`namedConstituents` not empty). */
+  aggregate?: { named: string[]; glob: boolean };
 }
 
-export interface Plan {
-  /** Aggregates to rewrite, each after the aggregates it names. */
-  order: Array<{ name: string; drvPaths: string[]; namedJobs: string[] }>;
-  /** Aggregates that cannot be rewritten, with why. */
-  failed: Map<string, string>;
+/** What becomes of one waiting aggregate, in the order they are printed. */
+export interface AggregateOutcome {
+  name: string;
+  /** The jobs it stands for, sorted; their .drv become constituents when it does not fail. */
+  members: string[];
+  /** Why it fails; it is not rewritten then. */
+  error?: string;
+  /** A member of a cycle keeps its namedConstituents (nix-eval-jobs prints them). */
+  inCycle?: boolean;
 }
 
-/** fnmatch-style: `*` any run of characters, `?` one, `[...]` a class. */
+export const CYCLE_SKIPPED = 'Skipping aggregate because of a dependency cycle';
+
+/** fnmatch(3) without flags: `*` any run of characters (`.` and `/` too), `?` one, `[...]` a class, `\` escapes. */
 export function globToRegExp(pattern: string): RegExp {
   let source = '';
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i]!;
     if (c === '*') source += '.*';
     else if (c === '?') source += '.';
+    else if (c === '\\' && i + 1 < pattern.length) source += escape(pattern[++i]!);
     else if (c === '[') {
       const end = pattern.indexOf(']', i + 2);
       if (end === -1) source += '\\[';
@@ -36,53 +50,68 @@ export function globToRegExp(pattern: string): RegExp {
         source += `[${body}]`;
         i = end;
       }
-    } else source += c.replace(/[.+^${}()|\\\]]/g, '\\$&');
+    } else source += escape(c);
   }
   return new RegExp(`^${source}$`, 's');
 }
 
-export function planAggregates(jobs: ReadonlyMap<string, Job>): Plan {
-  const failed = new Map<string, string>();
-  const named = new Map<string, string[]>();
-  for (const job of jobs.values()) {
-    if (!job.aggregate) continue;
-    const members: string[] = [];
-    for (const wanted of job.aggregate.named) {
-      if (job.aggregate.glob) {
-        const pattern = globToRegExp(wanted);
-        const matches = [...jobs.keys()].filter((n) => n !== job.name && pattern.test(n)).sort();
-        if (matches.length === 0) failed.set(job.name, `constituent pattern '${wanted}' matches no job`);
-        members.push(...matches);
-      } else if (!jobs.has(wanted)) {
-        failed.set(job.name, `constituent '${wanted}' does not exist`);
-      } else {
-        members.push(wanted);
-      }
-    }
-    const broken = members.find((m) => jobs.get(m)?.error !== undefined);
-    if (broken !== undefined && !failed.has(job.name)) failed.set(job.name, `constituent '${broken}' failed to evaluate: ${jobs.get(broken)!.error!.split('\n', 1)[0]}`);
-    named.set(job.name, [...new Set(members)]);
-  }
+const escape = (c: string): string => c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-  const order: Plan['order'] = [];
+export function planAggregates(jobs: ReadonlyMap<string, Job>): AggregateOutcome[] {
+  const waiting = [...jobs.values()].filter((job) => job.aggregate).sort((a, b) => compareBytes(a.name, b.name));
+  const outcomes = new Map<string, AggregateOutcome>();
+  for (const job of waiting) outcomes.set(job.name, resolveMembers(job, jobs));
+
+  // Dependencies first, otherwise by name; the first cycle found stops everything.
+  const order: AggregateOutcome[] = [];
   const state = new Map<string, 'visiting' | 'done'>();
-  const visit = (name: string, stack: string[]): void => {
-    if (state.get(name) === 'done') return;
+  let cycle: [string, string] | undefined;
+  const visit = (name: string, parent: string | undefined): void => {
+    if (cycle || state.get(name) === 'done') return;
     if (state.get(name) === 'visiting') {
-      const cycle = [...stack.slice(stack.indexOf(name)), name];
-      for (const member of cycle) if (!failed.has(member)) failed.set(member, `aggregate cycle: ${cycle.join(' -> ')}`);
+      cycle = [name, parent!];
       return;
     }
     state.set(name, 'visiting');
-    const members = named.get(name) ?? [];
-    for (const member of members) if (jobs.get(member)?.aggregate) visit(member, [...stack, name]);
+    for (const member of outcomes.get(name)!.members) if (member !== name && outcomes.has(member)) visit(member, name);
     state.set(name, 'done');
-    const dependency = members.find((m) => failed.has(m));
-    if (dependency !== undefined && !failed.has(name)) failed.set(name, `constituent '${dependency}' failed: ${failed.get(dependency)}`);
-    if (failed.has(name)) return;
-    const job = jobs.get(name)!;
-    order.push({ name, drvPaths: job.aggregate!.constituents, namedJobs: members });
+    order.push(outcomes.get(name)!);
   };
-  for (const name of [...named.keys()].sort()) visit(name, []);
-  return { order, failed };
+  for (const job of waiting) visit(job.name, undefined);
+  if (!cycle) return order;
+
+  const [a, b] = cycle;
+  const error = `Dependency cycle: ${a} <-> ${b}`;
+  const ends = [a, b].map((name) => ({ ...outcomes.get(name)!, error, inCycle: true }));
+  const skipped = waiting.filter((job) => job.name !== a && job.name !== b).map((job) => ({ ...outcomes.get(job.name)!, error: CYCLE_SKIPPED }));
+  return [...ends, ...skipped];
+}
+
+/** The jobs an aggregate names, and why it fails if it does. */
+function resolveMembers(job: Job, jobs: ReadonlyMap<string, Job>): AggregateOutcome {
+  const { named, glob } = job.aggregate!;
+  const members = new Set<string>();
+  const broken = new Map<string, string>();
+  const take = (name: string) => {
+    const error = jobs.get(name)!.error;
+    if (error === undefined) members.add(name);
+    else broken.set(name, error);
+  };
+  for (const wanted of named) {
+    if (jobs.has(wanted)) take(wanted);
+    else if (!glob) broken.set(wanted, 'does not exist');
+    else {
+      const pattern = globToRegExp(wanted);
+      const matches = [...jobs.keys()].filter((name) => name !== job.name && pattern.test(name));
+      for (const match of matches) take(match);
+      if (!matches.some((match) => jobs.get(match)!.error === undefined)) broken.set(wanted, 'constituent glob pattern had no matches');
+    }
+  }
+  const outcome: AggregateOutcome = { name: job.name, members: [...members].sort(compareBytes) };
+  if (broken.size > 0) outcome.error = [...broken].map(([name, why]) => `${name}: ${why}\n`).join('');
+  return outcome;
+}
+
+function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }

@@ -1,14 +1,16 @@
 /**
- * --constituents: aggregates wait until the walk is over (their named
- * constituents may be found last), then are resolved and rewritten as
- * nix-eval-jobs does and printed; an aggregate that cannot be becomes an
- * error event. Every other event passes straight through.
+ * --constituents: aggregates that name constituents wait until the walk is
+ * over (the jobs they name may be found last), then are resolved and
+ * rewritten as nix-eval-jobs does (see planAggregates) and passed on; one
+ * that fails becomes an error event carrying the aggregate's derivation
+ * (nix-eval-jobs prints it with the error). Every other event passes
+ * straight through.
  */
 import { planAggregates, type Job } from '../constituents/resolve.js';
 import { rewriteAggregate } from '../constituents/rewrite.js';
 import { isDerivationEvent, isErrorEvent, type DerivationEvent, type EvalEvent } from '../events.js';
 import type { Logger } from '../log.js';
-import { nixEvalJobsAttr } from './formats.js';
+import { nixErrorText, nixEvalJobsAttr } from './formats.js';
 
 export class ConstituentsSink {
   readonly #next: (event: EvalEvent) => void;
@@ -25,39 +27,34 @@ export class ConstituentsSink {
 
   readonly add = (event: EvalEvent): void => {
     const name = nixEvalJobsAttr(event.attrPath);
-    if (isErrorEvent(event)) this.#jobs.set(name, { name, error: event.error });
+    if (isErrorEvent(event)) this.#jobs.set(name, { name, error: nixErrorText(event.error) });
     if (!isDerivationEvent(event)) return this.#next(event);
-    const aggregate = event.constituents !== undefined || event.namedConstituents !== undefined;
-    this.#jobs.set(name, {
-      name,
-      drvPath: event.drvPath,
-      ...(aggregate ? { aggregate: { constituents: event.constituents ?? [], named: event.namedConstituents ?? [], glob: event.globConstituents ?? false } } : {}),
-    });
-    if (aggregate) this.#aggregates.set(name, event);
+    const named = event.namedConstituents ?? [];
+    this.#jobs.set(name, { name, drvPath: event.drvPath, ...(named.length > 0 ? { aggregate: { named, glob: event.globConstituents ?? false } } : {}) });
+    if (named.length > 0) this.#aggregates.set(name, event);
     else this.#next(event);
   };
 
   /** Resolves and rewrites the aggregates, then passes them on. */
   async finish(): Promise<void> {
-    const plan = planAggregates(this.#jobs);
     const rewritten = new Map<string, string>();
     const memo = new Map<string, Uint8Array>();
-    for (const { name, drvPaths, namedJobs } of plan.order) {
+    for (const { name, members, error, inCycle } of planAggregates(this.#jobs)) {
       const event = this.#aggregates.get(name)!;
-      const constituents = [...new Set([...drvPaths, ...namedJobs.map((j) => rewritten.get(j) ?? this.#jobs.get(j)!.drvPath!)])];
+      const { namedConstituents: _named, ...resolved } = event;
+      if (error !== undefined) {
+        this.#next({ attr: event.attr, attrPath: event.attrPath, error, fatal: false, aggregate: inCycle ? event : resolved });
+        continue;
+      }
+      const constituents = [...new Set([...(event.constituents ?? []), ...members.map((job) => rewritten.get(job) ?? this.#jobs.get(job)!.drvPath!)])];
       try {
         const result = await rewriteAggregate(event.drvPath, constituents, memo, this.#cwd);
         rewritten.set(name, result.drvPath);
-        const { namedConstituents: _named, globConstituents: _glob, ...rest } = event;
-        this.#next({ ...rest, drvPath: result.drvPath, outputs: { ...event.outputs, out: result.out }, constituents });
+        this.#next({ ...resolved, drvPath: result.drvPath, outputs: { ...event.outputs, out: result.out }, constituents });
       } catch (error) {
         this.#log.error({ attr: event.attr, err: (error as Error).message }, 'cannot rewrite aggregate');
-        plan.failed.set(name, `cannot rewrite the aggregate: ${(error as Error).message}`);
+        this.#next({ attr: event.attr, attrPath: event.attrPath, error: `cannot rewrite the aggregate: ${(error as Error).message}`, fatal: false, aggregate: resolved });
       }
-    }
-    for (const [name, why] of plan.failed) {
-      const event = this.#aggregates.get(name);
-      if (event) this.#next({ attr: event.attr, attrPath: event.attrPath, error: why, fatal: false });
     }
   }
 }

@@ -9,24 +9,24 @@
  */
 import type { Writable } from 'node:stream';
 import type { EvalEvent } from '../events.js';
-import { formatEvent, type OutputFormat } from './formats.js';
+import { evixLine, type LineFormat } from './formats.js';
 
 const FLUSH_BYTES = 64 * 1024;
 
 export class NdjsonSink {
   readonly #out: Writable;
-  readonly #format: OutputFormat;
+  readonly #line: LineFormat;
   #pending = '';
   #scheduled = false;
   #drained: Promise<void> | undefined;
 
-  constructor(out: Writable, format: OutputFormat = 'evix') {
+  constructor(out: Writable, line: LineFormat = evixLine) {
     this.#out = out;
-    this.#format = format;
+    this.#line = line;
   }
 
   readonly write = (event: EvalEvent): void => {
-    const line = formatEvent(event, this.#format);
+    const line = this.#line(event);
     if (line === undefined) return;
     this.#pending += `${JSON.stringify(line)}\n`;
     if (this.#pending.length >= FLUSH_BYTES) this.flush();

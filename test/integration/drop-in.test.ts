@@ -34,7 +34,7 @@ test('--output-format nix-eval-jobs prints only derivation and error lines, as n
   expect(run.exitCode).toBe(0);
   const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   expect(lines.some((l) => 'attrs' in l)).toBe(false);
-  expect(lines.find((l) => 'error' in l)).toEqual({ attr: 'broken', attrPath: ['broken'], error: 'broken job' });
+  expect(lines.find((l) => 'error' in l)).toEqual({ attr: 'broken', attrPath: ['broken'], error: 'error: broken job' });
   const dotted = lines.find((l) => l.name === 'dotted')!;
   expect(dotted.attr).toBe('"a.b".c');
   expect(Object.keys(dotted).sort()).toEqual(['attr', 'attrPath', 'drvPath', 'name', 'outputs', 'requiredSystemFeatures', 'system']);
