@@ -1,16 +1,21 @@
 /**
- * Logging: pino to stderr (fd 2), never stdout, which carries only events.
- * Synchronous writes so that a message printed just before exit is not lost.
+ * Logging to stderr (fd 2), never stdout, which carries only events. Logs
+ * are for people: one plain line per message by default, in Nix's manner
+ * (`warning: …`, then the message's fields); pino's JSON lines when asked
+ * (`--log-format json`), for machines. Synchronous writes so that a message
+ * printed just before exit is not lost.
  *
  * pino is loaded when the first message at an enabled level is logged, not
  * before: at the default level most short runs (a cache hit, a query) log
  * nothing, and loading pino was a tenth of a cache hit. Anything with these
  * methods is a Logger, pino's own loggers included (the tests pass those).
  */
+import { writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as Pino from 'pino';
 
 export type LogLevel = 'silent' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+export type LogFormat = 'text' | 'json';
 
 interface LogFn {
   (bindings: object, message?: string): void;
@@ -27,13 +32,15 @@ export interface Logger {
 
 const SEVERITY: Record<LogLevel, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, silent: Infinity };
 
-/** Where the pino logger of a tree of loggers is made, once. */
-class PinoRoot {
+/** Where the pino logger of a tree of loggers is made, once (JSON lines only). */
+class LogRoot {
   readonly #level: LogLevel;
+  readonly format: LogFormat;
   #pino: Pino.Logger | undefined;
 
-  constructor(level: LogLevel) {
+  constructor(level: LogLevel, format: LogFormat) {
     this.#level = level;
+    this.format = format;
   }
 
   /** Whether a message at `level` is written (pino would drop the rest; here they do not load it). */
@@ -51,11 +58,11 @@ class PinoRoot {
 }
 
 class LazyLogger implements Logger {
-  readonly #root: PinoRoot;
+  readonly #root: LogRoot;
   readonly #bindings: Record<string, unknown>[];
   #pino: Pino.Logger | undefined;
 
-  constructor(root: PinoRoot, bindings: Record<string, unknown>[]) {
+  constructor(root: LogRoot, bindings: Record<string, unknown>[]) {
     this.#root = root;
     this.#bindings = bindings;
   }
@@ -71,14 +78,28 @@ class LazyLogger implements Logger {
 
   #log(level: 'error' | 'warn' | 'info' | 'debug', first: object | string, message?: string): void {
     if (!this.#root.enabled(level)) return;
+    if (this.#root.format === 'text') {
+      writeSync(2, textLine(level, first, message, this.#bindings));
+      return;
+    }
     this.#pino ??= this.#bindings.reduce((logger, bindings) => logger.child(bindings), this.#root.pino);
     if (typeof first === 'string') this.#pino[level](first);
     else this.#pino[level](first, message);
   }
 }
 
-export function createLogger(level: LogLevel): Logger {
-  return new LazyLogger(new PinoRoot(level), []);
+export function createLogger(level: LogLevel, format: LogFormat = 'text'): Logger {
+  return new LazyLogger(new LogRoot(level, format), []);
+}
+
+const TEXT_PREFIX = { error: 'error: ', warn: 'warning: ', info: '', debug: '' } as const;
+
+/** `warning: MESSAGE (key=value, …)`: the message, then its fields and those of the logger. */
+export function textLine(level: keyof typeof TEXT_PREFIX, first: object | string, message: string | undefined, bindings: readonly Record<string, unknown>[]): string {
+  const fields = typeof first === 'string' ? bindings : [...bindings, first as Record<string, unknown>];
+  const text = typeof first === 'string' ? first : (message ?? '');
+  const pairs = fields.flatMap((f) => Object.entries(f)).map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
+  return `${TEXT_PREFIX[level]}${text}${pairs.length > 0 ? ` (${pairs.join(', ')})` : ''}\n`;
 }
 
 /** A logger that drops everything, for library use and tests. */

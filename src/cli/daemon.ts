@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { defaultSocketPath } from '../daemon/socket-path.js';
 import { UsageError } from './argv.js';
-import { logLevelOf, withLogOptions, type LogFlags } from './logging.js';
+import { loggerFor, withLogOptions, type LogFlags } from './logging.js';
 import { positiveInteger } from './numbers.js';
 import { untilStopped } from './signals.js';
 
@@ -21,8 +21,7 @@ export function daemonCommand(name = 'daemon'): Command {
     .action(async (flags: DaemonFlags) => {
       if (!flags.foreground) throw new UsageError('give --foreground: the daemon does not fork (run it under systemd or similar)');
       const socketPath = flags.socket ?? defaultSocketPath();
-      const [{ createLogger }, { DaemonServer }] = await Promise.all([import('../log.js'), import('../daemon/server.js')]);
-      const log = createLogger(logLevelOf(flags));
+      const [log, { DaemonServer }] = await Promise.all([loggerFor(flags), import('../daemon/server.js')]);
       const server = new DaemonServer({ socketPath, maxSessions: positiveInteger('--max-sessions', flags.maxSessions, 1), log });
       await server.listen();
       process.stderr.write(`evix daemon listening on ${socketPath}\n`);

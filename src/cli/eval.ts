@@ -11,7 +11,7 @@ import { Progress } from './progress.js';
 import { UsageError, splitOptionValue } from './argv.js';
 import { collect, configFromFlags, withConfigOptions, type ConfigFlags } from './config-options.js';
 import { evaluateThroughDaemon } from './through-daemon.js';
-import { logLevelOf, withLogOptions, type LogFlags } from './logging.js';
+import { loggerFor, withLogOptions, type LogFlags } from './logging.js';
 import { positiveInteger } from './numbers.js';
 import { reportRun } from './report.js';
 import { readFileOption, readToken } from './tokens.js';
@@ -76,8 +76,7 @@ export function evalCommand(): Command {
       const evalCache = flags.evalCache !== false ? { directory: typeof flags.evalCache === 'string' ? flags.evalCache : defaultCacheDirectory(), refresh: flags.refresh ?? false } : undefined;
       const prepared = awaitedLater(prepareRun(config, evalCache !== undefined));
       // Loaded only to evaluate here: neither other commands nor a run through the daemon need them.
-      const [{ evaluate }, { createLogger }] = await Promise.all([import('../evaluate.js'), import('../log.js')]);
-      const log = createLogger(logLevelOf(flags));
+      const [{ evaluate }, log] = await Promise.all([import('../evaluate.js'), loggerFor(flags)]);
       const progress = Progress.wanted(process.stderr, flags.quiet ?? false) ? new Progress(process.stderr) : undefined;
       try {
         const result = await runWithSignals((signal) =>

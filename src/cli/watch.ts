@@ -4,7 +4,7 @@ import { summarizeNixError } from '../nix/commands.js';
 import { NotWatchable } from '../session/watched-paths.js';
 import { UsageError } from './argv.js';
 import { configFromFlags, withConfigOptions, type ConfigFlags } from './config-options.js';
-import { logLevelOf, withLogOptions, type LogFlags } from './logging.js';
+import { loggerFor, withLogOptions, type LogFlags } from './logging.js';
 import { positiveInteger } from './numbers.js';
 import { runWithSignals } from './signals.js';
 
@@ -20,8 +20,7 @@ export function watchCommand(): Command {
     .option('--debounce <ms>', 'wait this long after a change for more changes', '200')
     .action(async (flags: WatchFlags) => {
       const config = configFromFlags(flags, process.cwd());
-      const [{ createLogger }, { Session }] = await Promise.all([import('../log.js'), import('../session/session.js')]);
-      const log = createLogger(logLevelOf(flags));
+      const [log, { Session }] = await Promise.all([loggerFor(flags), import('../session/session.js')]);
       const session = await Session.open(config, { workers: positiveInteger('--workers', flags.workers, 1), log });
       await runWithSignals(async (signal) => {
         try {

@@ -4,7 +4,7 @@ import { DEFAULT_MAX_MEMORY_MIB } from '../config.js';
 import { isLoopback, parseEndpoint } from '../remote/endpoint.js';
 import { DEFAULT_ALLOWED_OPTIONS } from '../remote/policy.js';
 import { UsageError } from './argv.js';
-import { logLevelOf, withLogOptions, type LogFlags } from './logging.js';
+import { loggerFor, withLogOptions, type LogFlags } from './logging.js';
 import { positiveInteger } from './numbers.js';
 import { untilStopped } from './signals.js';
 import { readFileOption, readToken } from './tokens.js';
@@ -47,8 +47,7 @@ export function workerCommand(): Command {
       const key = readFileOption('--tls-key', flags.tlsKey);
       const ca = readFileOption('--tls-ca', flags.tlsCa);
       if (ca && !cert) throw new UsageError('--tls-ca needs --tls-cert and --tls-key');
-      const [{ createLogger }, { WorkerServer }] = await Promise.all([import('../log.js'), import('../remote/worker-server.js')]);
-      const log = createLogger(logLevelOf(flags));
+      const [log, { WorkerServer }] = await Promise.all([loggerFor(flags), import('../remote/worker-server.js')]);
       const server = new WorkerServer({
         host: endpoint.host,
         port: endpoint.port,
