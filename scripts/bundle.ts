@@ -1,5 +1,5 @@
 /**
- * Bundles the two commands (evix, evixd) from tsc's output in dist/ into
+ * Bundles the commands (evix, evixd, evix-eval-jobs) from tsc's output in dist/ into
  * dist/bin: an entry file each and shared chunks. A short run (a cache hit,
  * a query through the daemon) is mostly Node starting and loading modules;
  * resolving and reading some eighty files and packages one by one cost about
@@ -14,7 +14,7 @@ import { build } from 'esbuild';
 rmSync('dist/bin', { recursive: true, force: true });
 
 await build({
-  entryPoints: { evix: 'dist/cli/main.js', evixd: 'dist/cli/evixd.js' },
+  entryPoints: { evix: 'dist/cli/main.js', evixd: 'dist/cli/evixd.js', 'evix-eval-jobs': 'dist/cli/evix-eval-jobs.js' },
   outdir: 'dist/bin',
   bundle: true,
   splitting: true,

@@ -26,3 +26,6 @@ export class InputError extends Error {
     this.name = 'InputError';
   }
 }
+
+/** How an error event says that an attribute's evaluator died on it by itself (see the evaluator's deaths). */
+export const EVALUATOR_DIED = 'the nix evaluator died evaluating this attribute';

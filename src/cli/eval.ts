@@ -3,19 +3,15 @@ import { Command } from 'commander';
 import { defaultCacheDirectory } from '../cache/directory.js';
 import { parseEndpoint } from '../remote/endpoint.js';
 import type { RemoteSpec } from '../evaluate.js';
-import type { RunSnapshot } from '../master/run.js';
 import { OUTPUT_FORMATS, evixLine, nixEvalJobsLine, type LineFormat, type NixEvalJobsLineOptions } from '../sinks/formats.js';
-import { awaitedLater } from '../awaited-later.js';
-import { prepareRun } from '../prepare.js';
-import { Progress } from './progress.js';
 import { UsageError, splitOptionValue } from './argv.js';
 import { collect, configFromFlags, withConfigOptions, type ConfigFlags } from './config-options.js';
+import { evaluateHere } from './evaluate-here.js';
 import { evaluateThroughDaemon } from './through-daemon.js';
 import { loggerFor, withLogOptions, type LogFlags } from './logging.js';
 import { positiveInteger } from './numbers.js';
 import { reportRun } from './report.js';
 import { readFileOption, readToken } from './tokens.js';
-import { runWithSignals } from './signals.js';
 
 
 interface EvalFlags extends LogFlags, ConfigFlags {
@@ -72,37 +68,21 @@ export function evalCommand(): Command {
           return reportRun(result);
         }
       }
-      // Nix starts first and the rest of evix loads meanwhile (see src/prepare.ts).
       const evalCache = flags.evalCache !== false ? { directory: typeof flags.evalCache === 'string' ? flags.evalCache : defaultCacheDirectory(), refresh: flags.refresh ?? false } : undefined;
-      const prepared = awaitedLater(prepareRun(config, evalCache !== undefined));
-      // Loaded only to evaluate here: neither other commands nor a run through the daemon need them.
-      const [{ evaluate }, log] = await Promise.all([import('../evaluate.js'), loggerFor(flags)]);
-      const progress = Progress.wanted(process.stderr, flags.quiet ?? false) ? new Progress(process.stderr) : undefined;
-      try {
-        const result = await runWithSignals((signal) =>
-          evaluate(config, {
-            workers,
-            remotes,
-            remoteToken,
-            ...(ca || cert ? { remoteTls: { ca, cert, key } } : {}),
-            onEvent: out.write,
-            consumerReady: out.ready,
-            checkCacheStatus: flags.checkCacheStatus ?? false,
-            constituents: flags.constituents ?? false,
-            ...(evalCache ? { evalCache } : {}),
-            prepared,
-            log,
-            signal,
-            ...(progress ? { observe: (snapshot: () => RunSnapshot) => progress.watch(snapshot) } : {}),
-            ...(flags.gcRootsDir ? { gcRootsDir: flags.gcRootsDir } : {}),
-          }),
-        );
-        progress?.stop();
-        reportRun(result);
-      } finally {
-        progress?.stop();
-        out.flush();
-      }
+      const result = await evaluateHere(config, {
+        workers,
+        remotes,
+        remoteToken,
+        remoteTls: ca || cert ? { ca, cert, key } : undefined,
+        out,
+        log: loggerFor(flags),
+        progress: !flags.quiet,
+        gcRootsDir: flags.gcRootsDir,
+        checkCacheStatus: flags.checkCacheStatus ?? false,
+        constituents: flags.constituents ?? false,
+        evalCache,
+      });
+      reportRun(result);
     });
 }
 

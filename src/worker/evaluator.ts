@@ -36,7 +36,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkerConfig } from '../config.js';
 import type { AttrsetResult, DerivationEvent, WorkResult } from '../events.js';
 import { chunkPaths, type ChunkAnswer, type WorkChunk, type WorkUnit } from '../work.js';
-import { InputError } from '../failures.js';
+import { EVALUATOR_DIED, InputError } from '../failures.js';
 import type { Logger } from '../log.js';
 import { formatAttrPath, type AttrPath } from '../nix/syntax.js';
 import { parseInputDrvs } from '../nix/derivation-file.js';
@@ -378,7 +378,7 @@ function deathMessage(exit: ReplExit, deaths: number): string {
   if (exit.overBudget) return `the nix evaluator passed the memory budget evaluating this attribute alone: ${exit.detail}`;
   const times = deaths > 1 ? ` (${deaths} times)` : '';
   const why = exit.signal === 'SIGKILL' ? `${exit.detail} (the kernel's OOM killer does this when memory runs out)` : exit.detail;
-  return `the nix evaluator died evaluating this attribute${times}: ${why}`;
+  return `${EVALUATOR_DIED}${times}: ${why}`;
 }
 
 function errorEvent(path: AttrPath, error: string): WorkResult {

@@ -156,7 +156,8 @@ export function setupLines(input: ResolvedInput, autoArgs: readonly AutoArg[], o
 
 /**
  * The root value. A file or expression root is auto-called; a flake is the
- * locked flake's outputs selected along the reference's attribute path.
+ * locked flake's outputs selected along the reference's attribute path, or
+ * the flake itself without one.
  */
 function rootExpression(input: ResolvedInput): string {
   switch (input.kind) {
@@ -168,7 +169,8 @@ function rootExpression(input: ResolvedInput): string {
       const flake = input.overriddenLock
         ? `(__evix.callLocked (builtins.fromJSON ${nixString(input.overriddenLock)}))`
         : `(builtins.getFlake ${nixString(input.lockedUrl)})`;
-      return `__evix.select ${flake}.outputs ${nixStringList(input.attrPath)}`;
+      // Without a fragment, the flake itself (outputs, inputs, sourceInfo), as nix-eval-jobs and the repl's :lf give it.
+      return input.attrPath.length === 0 ? flake : `__evix.select ${flake}.outputs ${nixStringList(input.attrPath)}`;
     }
   }
 }
