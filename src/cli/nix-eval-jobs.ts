@@ -21,7 +21,7 @@ import { completeConfig, type AutoArg, type EvalInput } from '../config.js';
 import { isErrorEvent, type EvalEvent } from '../events.js';
 import { EVALUATOR_DIED } from '../failures.js';
 import type { LogFormat, LogLevel } from '../log.js';
-import { nixSettings } from '../nix/settings.js';
+import { nixSettings, type SettingKind } from '../nix/settings.js';
 import { nixErrorText, nixEvalJobsAttr, nixEvalJobsLine } from '../sinks/formats.js';
 import { evaluateHere } from './evaluate-here.js';
 import { NixUsageError, needsSettings, parseNixArgs, type FlagSpec, type ParsedArg } from './nix-args.js';
@@ -91,8 +91,13 @@ class DropInError extends Error {}
 /** Runs a nix-eval-jobs command line; `program` is how it was invoked, for messages. */
 export async function nixEvalJobs(argv: readonly string[], program: string): Promise<void> {
   try {
-    const settings = needsSettings(argv, FLAGS) ? await nixSettings(process.cwd()) : undefined;
+    // Nix's settings are asked of Nix only when a flag may name one.
+    const settings = needsSettings(argv, FLAGS) || argv.includes('--option') ? await nixSettings(process.cwd()) : undefined;
     const parsed = parseNixArgs(argv, FLAGS, settings);
+    for (const arg of parsed) {
+      // As Nix warns, and goes on.
+      if ('flag' in arg && arg.flag === '--option' && settings && !isSetting(arg.values[0]!, settings)) process.stderr.write(`warning: unknown setting '${arg.values[0]}'\n`);
+    }
     if (parsed.some((p) => 'flag' in p && p.flag === '--help')) {
       process.stdout.write(usage());
       return;
@@ -107,6 +112,10 @@ export async function nixEvalJobs(argv: readonly string[], program: string): Pro
       process.exitCode = 1;
     }
   }
+}
+
+function isSetting(name: string, settings: ReadonlyMap<string, SettingKind>): boolean {
+  return settings.has(name) || (name.startsWith('extra-') && settings.has(name.slice('extra-'.length)));
 }
 
 interface CommandLine {

@@ -150,19 +150,43 @@ export function splitOutput(text: string): { error: string | undefined; log: str
 }
 
 /**
- * Removes code frames that point into evix's own one-line helper expression
- * (`at «string»:1:N:` and the source lines under it): they show our code, not
- * the user's, and run to thousands of characters.
+ * Removes what points into evix's own one-line expressions (positions
+ * `«string»:1:N`): a trace entry (`… while evaluating 'describe'` and its
+ * position and code) whose position is ours, and our position under the
+ * error itself. They show evix's code, not the user's, and run to
+ * thousands of characters.
  */
 function dropHelperFrames(lines: string[]): string[] {
   const kept: string[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    if (!/^\s*at «string»:\d+:\d+:$/.test(lines[i] ?? '')) {
-      kept.push(lines[i] ?? '');
+  for (let i = 0; i < lines.length; ) {
+    const end = blockEnd(lines, i);
+    const block = lines.slice(i, end);
+    if (!TRACE_ENTRY.test(lines[i]!)) kept.push(...withoutOurPositions(block));
+    else if (!block.some((l) => OUR_POSITION.test(l))) kept.push(...block);
+    i = end;
+  }
+  return kept;
+}
+
+/** The error's own lines without our position and the code under it. */
+function withoutOurPositions(block: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < block.length; i++) {
+    if (!OUR_POSITION.test(block[i]!)) {
+      kept.push(block[i]!);
       continue;
     }
-    while (i + 1 < lines.length && /^(\s*(\d+)?\|.*)?$/.test(lines[i + 1] ?? '')) i++;
+    while (i + 1 < block.length && /^(\s*(\d+)?\|.*)?$/.test(block[i + 1]!)) i++;
     if (kept.at(-1) === '') kept.pop();
   }
   return kept;
+}
+
+const OUR_POSITION = /^\s*at «string»:\d+:\d+:$/;
+const TRACE_ENTRY = /^\s*… /;
+
+/** Where the block starting at `start` ends: the next trace entry, or the end. */
+function blockEnd(lines: readonly string[], start: number): number {
+  for (let j = start + 1; j < lines.length; j++) if (TRACE_ENTRY.test(lines[j]!)) return j;
+  return lines.length;
 }

@@ -77,6 +77,27 @@ test('splitOutput separates log lines from the error and drops frames of our hel
   expect(splitOutput('trace: only\n\n')).toEqual({ error: undefined, log: ['trace: only'] });
 });
 
+test("a --show-trace trace keeps the user's entries and drops those whose position is evix's", () => {
+  const ours = (header: string, column: number) => [`       … ${header}`, '', `       at «string»:1:${column}:`, '', '            1|  let autoCall = f: args: ...', '             |  ^', ''];
+  const text = [
+    'error: broken job',
+    '',
+    "       … while evaluating the attribute 'broken'",
+    '',
+    '       at /src/jobs.nix:12:5:',
+    '',
+    '           12|     broken = throw "broken job";',
+    '             |     ^',
+    '',
+    ...ours("while evaluating 'select'", 217),
+    ...ours('from call site', 3233),
+    ...ours("while evaluating 'describe'", 3219),
+  ].join('\n');
+  expect(splitOutput(text).error).toBe(
+    ["broken job", '', "       … while evaluating the attribute 'broken'", '', '       at /src/jobs.nix:12:5:', '', '           12|     broken = throw "broken job";', '             |     ^'].join('\n'),
+  );
+});
+
 test('a request the repl takes as unfinished (it echoes the marker after its continuation prompt) ends with a syntax error', () => {
   const framer = new ReplFramer();
   framer.expect(0);
