@@ -246,7 +246,8 @@ async function run({ input, flags, options, autoArgs, level, logFormat }: Comman
     gcRootsDir: gcRootsDir === undefined || isAbsolute(gcRootsDir) ? gcRootsDir : resolve(cwd, gcRootsDir),
     checkCacheStatus: has('--check-cache-status'),
     constituents: has('--constituents'),
-    evalCache: { directory: defaultCacheDirectory(), refresh: false },
+    // Nix's own eval-cache setting (--no-eval-cache) switches evix's off too.
+    evalCache: options.some(([name, value]) => name === 'eval-cache' && value === 'false') ? undefined : { directory: defaultCacheDirectory(), refresh: false },
     // nix-eval-jobs prints each attribute's error on stderr too.
     onEvent: (event) => {
       if (!isErrorEvent(event) || event.fatal) return;
