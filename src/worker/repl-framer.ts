@@ -150,11 +150,12 @@ export function splitOutput(text: string): { error: string | undefined; log: str
 }
 
 /**
- * Removes what points into evix's own one-line expressions (positions
- * `«string»:1:N`): a trace entry (`… while evaluating 'describe'` and its
- * position and code) whose position is ours, and our position under the
- * error itself. They show evix's code, not the user's, and run to
- * thousands of characters.
+ * Removes what points into evix's own expressions: a trace entry (`… while
+ * evaluating 'describe'` with its position and code) whose position is in
+ * one of them, and such a position under the error itself. They show
+ * evix's code, not the user's, and run to thousands of characters. An
+ * --expr, --select or --apply is a `«string»` too, but its code is the
+ * user's, so a position is ours only when the code under it is.
  */
 function dropHelperFrames(lines: string[]): string[] {
   const kept: string[] = [];
@@ -162,7 +163,7 @@ function dropHelperFrames(lines: string[]): string[] {
     const end = blockEnd(lines, i);
     const block = lines.slice(i, end);
     if (!TRACE_ENTRY.test(lines[i]!)) kept.push(...withoutOurPositions(block));
-    else if (!block.some((l) => OUR_POSITION.test(l))) kept.push(...block);
+    else if (!block.some((_, j) => isOurPosition(block, j))) kept.push(...block);
     i = end;
   }
   return kept;
@@ -172,18 +173,28 @@ function dropHelperFrames(lines: string[]): string[] {
 function withoutOurPositions(block: readonly string[]): string[] {
   const kept: string[] = [];
   for (let i = 0; i < block.length; i++) {
-    if (!OUR_POSITION.test(block[i]!)) {
+    if (!isOurPosition(block, i)) {
       kept.push(block[i]!);
       continue;
     }
-    while (i + 1 < block.length && /^(\s*(\d+)?\|.*)?$/.test(block[i + 1]!)) i++;
+    while (i + 1 < block.length && CODE_OR_BLANK.test(block[i + 1]!)) i++;
     if (kept.at(-1) === '') kept.pop();
   }
   return kept;
 }
 
-const OUR_POSITION = /^\s*at «string»:\d+:\d+:$/;
+/** Whether line `at` of `lines` is a `«string»` position whose code is evix's. */
+function isOurPosition(lines: readonly string[], at: number): boolean {
+  if (!STRING_POSITION.test(lines[at]!)) return false;
+  const code = lines.slice(at + 1).find((l) => /^\s*\d+\|/.test(l));
+  return code !== undefined && OUR_CODE.test(code);
+}
+
+const STRING_POSITION = /^\s*at «string»:\d+:\d+:$/;
 const TRACE_ENTRY = /^\s*… /;
+const CODE_OR_BLANK = /^(\s*(\d+)?\|.*)?$/;
+/** The code lines of evix's definitions and requests (nix-helpers.ts), as Nix quotes them under a position. */
+const OUR_CODE = /^\s*\d+\|\s+(let autoCall = |path: builtins\.toJSON \(__evix\.|budget: units: builtins\.toJSON \(__evix\.|\{ value = __evixRoot; |_e\[|_c \d)/;
 
 /** Where the block starting at `start` ends: the next trace entry, or the end. */
 function blockEnd(lines: readonly string[], start: number): number {
