@@ -36,6 +36,10 @@ export interface EvalOptions {
   maxMemoryMiB: number;
   /** Directory relative paths in expressions resolve against. */
   workdir: string;
+  /** --override-flake FROM TO pairs: registry entries redirected while locking (the master's own). */
+  overrideFlakes?: Array<[string, string]>;
+  /** --reference-lock-file: lock the flake's inputs as this lock file says (the master's own). */
+  referenceLockFile?: string;
 }
 
 export interface EvalConfig extends EvalOptions {

@@ -44,6 +44,12 @@ async function resolveInput(config: EvalConfig): Promise<{ input: WorkerConfig['
     case 'expr':
       return { input };
     case 'flake':
-      return lockFlake(input.ref, { cwd: config.workdir, overrideInputs: config.overrideInputs, nixOptions: config.nixOptions });
+      return lockFlake(input.ref, {
+        cwd: config.workdir,
+        overrideInputs: config.overrideInputs,
+        nixOptions: config.nixOptions,
+        ...(config.overrideFlakes ? { overrideFlakes: config.overrideFlakes } : {}),
+        ...(config.referenceLockFile ? { referenceLockFile: config.referenceLockFile } : {}),
+      });
   }
 }

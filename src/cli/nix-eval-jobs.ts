@@ -40,7 +40,7 @@ const FLAGS: Flag[] = [
   { names: ['--check-cache-status'], arity: 0, help: 'add cacheStatus, isCached, neededBuilds and neededSubstitutes to each derivation' },
   { names: ['--constituents'], arity: 0, help: "resolve Hydra aggregates' constituents and rewrite their .drv" },
   { names: ['--debug'], arity: 0, help: 'log at debug level' },
-  { names: ['--eval-store'], arity: 1, help: 'evaluate in the store at URL (not supported by evix yet)' },
+  { names: ['--eval-store'], arity: 1, help: 'refused: the nix repl writes .drv files to the default store' },
   { names: ['--expr', '-E'], arity: 0, help: 'the argument is a Nix expression' },
   { names: ['--flake'], arity: 0, help: 'the argument is a flake reference, REF#attr.path' },
   { names: ['--force-recurse'], arity: 0, help: 'walk into every attrset, not only those with recurseForDerivations' },
@@ -54,10 +54,10 @@ const FLAGS: Flag[] = [
   { names: ['--meta'], arity: 0, help: "add each derivation's meta" },
   { names: ['--no-instantiate'], arity: 0, help: 'leave out what is read from .drv files and GC roots' },
   { names: ['--option'], arity: 2, help: 'set Nix setting NAME to VALUE' },
-  { names: ['--override-flake'], arity: 2, help: 'redirect a flake registry entry (not supported by evix yet)' },
+  { names: ['--override-flake'], arity: 2, help: 'redirect registry entry FROM to flake TO while locking' },
   { names: ['--override-input'], arity: 2, help: 'use flake REF for input NAME of the flake' },
   { names: ['--quiet'], arity: 0, help: 'log less' },
-  { names: ['--reference-lock-file'], arity: 1, help: 'lock the flake with this lock file (not supported by evix yet)' },
+  { names: ['--reference-lock-file'], arity: 1, help: "lock the flake's inputs as lock file PATH says, not its flake.lock" },
   { names: ['--repair'], arity: 0, help: 'accepted and ignored, as nix-eval-jobs does' },
   { names: ['--select'], arity: 1, help: 'call Nix function EXPR with the root (the flake itself without a fragment); walk its result' },
   { names: ['--show-input-drvs'], arity: 0, help: "add each derivation's input derivations" },
@@ -68,13 +68,6 @@ const FLAGS: Flag[] = [
 
 /** Flags that take nothing but need instantiated derivations. */
 const NEED_INSTANTIATION = ['--show-input-drvs', '--check-cache-status', '--constituents'];
-
-/** Flags whose meaning evix does not have yet: refused in one line rather than ignored. */
-const NOT_YET = new Map([
-  ['--eval-store', 'evaluation in another store'],
-  ['--override-flake', 'flake registry overrides'],
-  ['--reference-lock-file', 'another lock file'],
-]);
 
 const LOG_FORMATS = new Map<string, LogFormat>([
   ['raw', 'text'],
@@ -180,16 +173,14 @@ function commandLine(parsed: readonly ParsedArg[]): CommandLine {
         logFormat = format;
         break;
       }
-      default: {
-        const missing = NOT_YET.get(flag);
-        if (missing) throw new DropInError(`${flag}: evix does not support ${missing} yet`);
-      }
     }
   }
   if (flags.has('--no-instantiate')) {
     const conflicting = NEED_INSTANTIATION.filter((f) => flags.has(f));
     if (conflicting.length > 0) throw new NixUsageError(`--no-instantiate is incompatible with: ${conflicting.join(', ')}. These features require instantiated derivations.`);
   }
+  // Checked: Nix 2.8's repl writes .drv files to the default store whatever --eval-store says.
+  if (flags.has('--eval-store')) throw new DropInError('--eval-store is not supported: the nix repl evix evaluates with writes .drv files to the default store');
   const expr = positionals[0];
   if (expr === undefined) throw new NixUsageError('more arguments are required');
   if (expr === '') throw new NixUsageError('no expression specified');
@@ -232,6 +223,8 @@ async function run({ input, flags, options, autoArgs, level, logFormat }: Comman
     workdir: cwd,
     select: last('--select')?.[0],
     apply: last('--apply')?.[0],
+    overrideFlakes: flags.get('--override-flake')?.map((v) => [v[0]!, v[1]!] as [string, string]),
+    referenceLockFile: last('--reference-lock-file') ? resolve(cwd, last('--reference-lock-file')![0]!) : undefined,
   });
   const instantiated = !has('--no-instantiate');
   const gcRootsDir = instantiated ? last('--gc-roots-dir')?.[0] : undefined;

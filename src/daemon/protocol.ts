@@ -150,6 +150,8 @@ const config: Check<EvalConfig> = (v, where) =>
     apply: optional(string),
     maxMemoryMiB: count,
     workdir: string,
+    overrideFlakes: optional(listOf(pair)),
+    referenceLockFile: optional(string),
   });
 
 const filter: Check<QueryFilter> = (v, where) => object<QueryFilter>(v, where, { systems: optional(listOf(string)), attrs: optional(listOf(string)) });

@@ -3,6 +3,7 @@
  * every worker evaluates exactly the same inputs even if the flake or a
  * registry changes during the run.
  */
+import { readFile } from 'node:fs/promises';
 import type { ResolvedInput } from '../config.js';
 import { FLAKE_FEATURES, NixCommandError, runNix, startNixEarly } from './commands.js';
 import { parseAttrPath } from './syntax.js';
@@ -17,6 +18,10 @@ export interface LockOptions {
   cwd: string;
   overrideInputs: ReadonlyArray<[string, string]>;
   nixOptions: ReadonlyArray<[string, string]>;
+  /** Registry entries redirected (`--override-flake FROM TO`). */
+  overrideFlakes?: ReadonlyArray<[string, string]>;
+  /** A lock file whose inputs replace those of the flake's own flake.lock. */
+  referenceLockFile?: string;
 }
 
 export interface LockedFlake {
@@ -49,15 +54,30 @@ export async function lockFlake(refWithFragment: string, options: LockOptions): 
     if (error instanceof NixCommandError) throw new NixCommandError(`cannot lock flake '${ref}': ${error.message}`);
     throw error;
   }
+  if (options.referenceLockFile !== undefined) {
+    if (options.overrideInputs.length > 0) throw new NixCommandError('--reference-lock-file cannot be combined with --override-input');
+    metadata.locks = await readLockFile(options.referenceLockFile);
+  }
   const locked = metadata.locked as { narHash?: string; rev?: string };
   const pin = locked.narHash !== undefined || locked.rev !== undefined ? { locked: metadata.locked, locks: metadata.locks } : undefined;
-  if (options.overrideInputs.length === 0) return { input: { kind: 'flake', lockedUrl: metadata.url, attrPath }, ...(pin ? { pin } : {}) };
+  if (options.overrideInputs.length === 0 && options.referenceLockFile === undefined) return { input: { kind: 'flake', lockedUrl: metadata.url, attrPath }, ...(pin ? { pin } : {}) };
   // getFlake reads the flake's own lock file, which knows nothing of the
-  // overrides: hand the workers the overridden lock itself.
+  // overrides or the reference lock: hand the workers the lock itself.
   return {
     input: { kind: 'flake', lockedUrl: metadata.url, attrPath, overriddenLock: JSON.stringify({ root: metadata.locked, locks: metadata.locks }) },
     ...(pin ? { pin } : {}),
   };
+}
+
+/** A flake.lock's lock graph (Nix 2.8 has no --reference-lock-file: evix reads it and gives workers the graph). */
+async function readLockFile(path: string): Promise<unknown> {
+  try {
+    const lock = JSON.parse(await readFile(path, 'utf8')) as { nodes?: unknown; root?: unknown };
+    if (typeof lock.nodes !== 'object' || typeof lock.root !== 'string') throw new Error('not a flake lock file');
+    return lock;
+  } catch (error) {
+    throw new NixCommandError(`cannot read the lock file '${path}': ${(error as Error).message}`);
+  }
 }
 
 export function splitFlakeReference(refWithFragment: string): { ref: string; fragment: string } {
@@ -70,6 +90,7 @@ export function flakeMetadataArgs(ref: string, options: Omit<LockOptions, 'cwd'>
   const args = [...FLAKE_FEATURES, 'flake', 'metadata', '--json'];
   for (const [key, value] of options.nixOptions) args.push('--option', key, value);
   for (const [name, to] of options.overrideInputs) args.push('--override-input', name, to);
+  for (const [from, to] of options.overrideFlakes ?? []) args.push('--override-flake', from, to);
   args.push(ref);
   return args;
 }

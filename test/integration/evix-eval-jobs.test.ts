@@ -131,6 +131,37 @@ test('--constituents puts the constituent fields on every derivation; without it
   expect(withIt.get('missing')).not.toHaveProperty('namedConstituents');
 });
 
+test('--reference-lock-file and --override-flake choose the inputs the flake is locked with', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'evix-nej-lock-'));
+  const flakeWith = async (dir: string, text: string) => {
+    await mkdir(join(root, dir), { recursive: true });
+    await writeFile(join(root, dir, 'flake.nix'), text);
+  };
+  await flakeWith('dep1', '{ outputs = { self }: { version = "1"; }; }\n');
+  await flakeWith('dep2', '{ outputs = { self }: { version = "2"; }; }\n');
+  const main = (dep: string) =>
+    `{ inputs.dep.url = "${dep}"; outputs = { self, dep }: { jobs.v = derivation { name = "v\${dep.version}"; system = "x86_64-linux"; builder = "/bin/sh"; }; }; }\n`;
+  await flakeWith('main', main(`path:${root}/dep1`));
+  await flakeWith('other', main(`path:${root}/dep2`));
+  for (const dir of ['main', 'other']) await execa('nix', [...FEATURES, 'flake', 'lock', join(root, dir)]);
+  // No global registry to download: only the override names a flake.
+  await writeFile(join(root, 'registry.json'), '{ "flakes": [], "version": 2 }');
+  const names = async (...args: string[]) => {
+    const run = await nixEvalJobs([...FEATURES, '--flake-registry', join(root, 'registry.json'), '--flake', `${root}/main#jobs`, ...args]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    return run.lines.map((l) => l.name);
+  };
+  expect(await names()).toEqual(['v1']);
+  expect(await names('--reference-lock-file', join(root, 'other', 'flake.lock'))).toEqual(['v2']);
+  expect(await names('--override-flake', 'evix-test-dep', `path:${root}/dep2`, '--override-input', 'dep', 'flake:evix-test-dep')).toEqual(['v2']);
+});
+
+test('--eval-store is refused in one line: the nix repl writes .drv files to the default store', async () => {
+  const refused = await nixEvalJobs(['--eval-store', '/tmp/elsewhere', DROPIN]);
+  expect(refused).toMatchObject({ exitCode: 1, stdout: '' });
+  expect(refused.stderr).toBe('error: --eval-store is not supported: the nix repl evix evaluates with writes .drv files to the default store');
+});
+
 test('--help prints the flags on stdout, through either entry point', async () => {
   for (const via of [undefined, 'evix'] as const) {
     const run = await nixEvalJobs(['--help'], via ? { via } : {});
