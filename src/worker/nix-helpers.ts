@@ -65,7 +65,7 @@ let
       (builtins.filter keep (builtins.attrNames meta)));
   aggregateOf = d:
     let members = d.constituents; in {
-      constituents = map (c: c.drvPath) (builtins.filter (c: !builtins.isString c) members);
+      constituents = builtins.sort builtins.lessThan (map (c: c.drvPath) (builtins.filter (c: !builtins.isString c) members));
       namedConstituents = builtins.filter builtins.isString members;
       globConstituents = (d._hydraGlobConstituents or false) == true;
     };
