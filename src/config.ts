@@ -36,6 +36,11 @@ export interface EvalOptions {
   maxMemoryMiB: number;
   /** Directory relative paths in expressions resolve against. */
   workdir: string;
+  /**
+   * --eval-store: the store local evaluators evaluate in and write .drv
+   * files to (the master's own: a remote evaluates in its own store).
+   */
+  evalStore?: string;
   /** --override-flake FROM TO pairs: registry entries redirected while locking (the master's own). */
   overrideFlakes?: Array<[string, string]>;
   /** --reference-lock-file: lock the flake's inputs as this lock file says (the master's own). */

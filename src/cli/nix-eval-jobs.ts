@@ -40,7 +40,7 @@ const FLAGS: Flag[] = [
   { names: ['--check-cache-status'], arity: 0, help: 'add cacheStatus, isCached, neededBuilds and neededSubstitutes to each derivation' },
   { names: ['--constituents'], arity: 0, help: "resolve Hydra aggregates' constituents and rewrite their .drv" },
   { names: ['--debug'], arity: 0, help: 'log at debug level' },
-  { names: ['--eval-store'], arity: 1, help: 'refused: the nix repl writes .drv files to the default store' },
+  { names: ['--eval-store'], arity: 1, help: 'evaluate in the store at URL and write .drv files there' },
   { names: ['--expr', '-E'], arity: 0, help: 'the argument is a Nix expression' },
   { names: ['--flake'], arity: 0, help: 'the argument is a flake reference, REF#attr.path' },
   { names: ['--force-recurse'], arity: 0, help: 'walk into every attrset, not only those with recurseForDerivations' },
@@ -179,8 +179,11 @@ function commandLine(parsed: readonly ParsedArg[]): CommandLine {
     const conflicting = NEED_INSTANTIATION.filter((f) => flags.has(f));
     if (conflicting.length > 0) throw new NixUsageError(`--no-instantiate is incompatible with: ${conflicting.join(', ')}. These features require instantiated derivations.`);
   }
-  // Checked: Nix 2.8's repl writes .drv files to the default store whatever --eval-store says.
-  if (flags.has('--eval-store')) throw new DropInError('--eval-store is not supported: the nix repl evix evaluates with writes .drv files to the default store');
+  if (flags.has('--eval-store')) {
+    // These read .drv files through the default store.
+    const conflicting = ['--gc-roots-dir', '--show-input-drvs', '--check-cache-status', '--constituents'].filter((f) => flags.has(f));
+    if (conflicting.length > 0) throw new DropInError(`--eval-store cannot be combined with ${conflicting.join(', ')} yet`);
+  }
   const expr = positionals[0];
   if (expr === undefined) throw new NixUsageError('more arguments are required');
   if (expr === '') throw new NixUsageError('no expression specified');
@@ -223,6 +226,7 @@ async function run({ input, flags, options, autoArgs, level, logFormat }: Comman
     workdir: cwd,
     select: last('--select')?.[0],
     apply: last('--apply')?.[0],
+    evalStore: last('--eval-store')?.[0],
     overrideFlakes: flags.get('--override-flake')?.map((v) => [v[0]!, v[1]!] as [string, string]),
     referenceLockFile: last('--reference-lock-file') ? resolve(cwd, last('--reference-lock-file')![0]!) : undefined,
   });

@@ -150,6 +150,7 @@ const config: Check<EvalConfig> = (v, where) =>
     apply: optional(string),
     maxMemoryMiB: count,
     workdir: string,
+    evalStore: optional(string),
     overrideFlakes: optional(listOf(pair)),
     referenceLockFile: optional(string),
   });

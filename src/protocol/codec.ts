@@ -45,7 +45,7 @@ export type ServerMessage =
   | { kind: 'pong'; id: number };
 
 /** The config as it crosses the wire: everything but the master's working directory. */
-export type WireConfig = Omit<WorkerConfig, 'workdir' | 'overrideInputs' | 'overrideFlakes' | 'referenceLockFile'>;
+export type WireConfig = Omit<WorkerConfig, 'workdir' | 'overrideInputs' | 'evalStore' | 'overrideFlakes' | 'referenceLockFile'>;
 
 const asBuffer = (bytes: Uint8Array): Buffer => (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 

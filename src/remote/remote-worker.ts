@@ -63,7 +63,7 @@ export class RemoteWorker implements Worker {
 
   async setup(config: WorkerConfig): Promise<void> {
     // The worker resolves paths in its own directory and gets the master's lock, not its overrides.
-    const { workdir: _workdir, overrideInputs: _overrides, overrideFlakes: _registry, referenceLockFile: _lock, ...wire } = config;
+    const { workdir: _workdir, overrideInputs: _overrides, evalStore: _store, overrideFlakes: _registry, referenceLockFile: _lock, ...wire } = config;
     const encoded = encodeConfig(wire);
     const { endpoint, tls, token } = this.#options;
     const timeouts = { ...DEFAULT_REMOTE_TIMEOUTS, ...this.#options.timeouts };

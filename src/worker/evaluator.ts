@@ -404,6 +404,8 @@ export function replArgs(config: WorkerConfig): string[] {
   }
   if (config.impure) args.push('--impure');
   if (config.showTrace) args.push('--show-trace');
+  // Nix 2.8's repl writes .drv files to --store whatever --eval-store says (checked).
+  if (config.evalStore) args.push('--store', config.evalStore);
   for (const p of config.includePaths) args.push('-I', p);
   for (const [key, value] of config.nixOptions) args.push('--option', key, value);
   return args;

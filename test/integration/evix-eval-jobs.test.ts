@@ -156,10 +156,14 @@ test('--reference-lock-file and --override-flake choose the inputs the flake is 
   expect(await names('--override-flake', 'evix-test-dep', `path:${root}/dep2`, '--override-input', 'dep', 'flake:evix-test-dep')).toEqual(['v2']);
 });
 
-test('--eval-store is refused in one line: the nix repl writes .drv files to the default store', async () => {
-  const refused = await nixEvalJobs(['--eval-store', '/tmp/elsewhere', DROPIN]);
-  expect(refused).toMatchObject({ exitCode: 1, stdout: '' });
-  expect(refused.stderr).toBe('error: --eval-store is not supported: the nix repl evix evaluates with writes .drv files to the default store');
+test('--eval-store: the evaluators evaluate in that store and write .drv files there', async () => {
+  const store = await mkdtemp(join(tmpdir(), 'evix-nej-store-'));
+  const run = await nixEvalJobs(['--eval-store', store, '-E', '{ job = derivation { name = "evix-eval-store-test"; system = "x86_64-linux"; builder = "/bin/sh"; }; }']);
+  expect(run.exitCode, run.stderr).toBe(0);
+  const drvPath = run.lines[0]!.drvPath as string;
+  expect(await readdir(join(store, 'nix', 'store'))).toContain(drvPath.slice('/nix/store/'.length));
+  const refused = await nixEvalJobs(['--eval-store', store, '--gc-roots-dir', store, DROPIN]);
+  expect(refused).toMatchObject({ exitCode: 1, stdout: '', stderr: 'error: --eval-store cannot be combined with --gc-roots-dir yet' });
 });
 
 test('--help prints the flags on stdout, through either entry point', async () => {
