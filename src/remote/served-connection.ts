@@ -30,6 +30,12 @@ export interface ServingLimits {
   maxMemoryMiB: number;
   /** The budget every connection's evaluator shares (see MemoryBudget). */
   budget: MemoryBudget;
+  /**
+   * Called once the master has proved it holds the token: the connection
+   * takes an evaluator slot now, not when it was accepted. A refusal (every
+   * slot taken) comes back as the message to end it with.
+   */
+  claimSlot: () => string | undefined;
   handshakeTimeoutMs: number;
 }
 
@@ -108,6 +114,8 @@ export class ServedConnection {
     if (token && (setup.nonce.length !== NONCE_BYTES || !macEqual(clientMac(token, this.#nonce, setup.nonce, setup.config), setup.mac))) {
       return this.#refuse('authentication failed');
     }
+    const busy = this.#limits.claimSlot();
+    if (busy !== undefined) return this.#refuse(busy);
     let config: WorkerConfig;
     try {
       config = { ...decodeConfig(setup.config), overrideInputs: [], workdir: process.cwd() };

@@ -5,6 +5,14 @@
  * is src/remote/served-connection.ts. A connection that says anything but
  * Setup first, stays silent past the handshake timeout, or sends a bad frame
  * is dropped; others go on.
+ *
+ * A connection takes one of the --max-connections evaluator slots only once
+ * its Setup proves the token. Until then it is one of at most
+ * MAX_GREETING connections in handshake, for at most the handshake timeout;
+ * past that many, the oldest is dropped for the newest. So strangers that
+ * connect and say nothing (or stop reading) cannot hold the slots a master
+ * with the token needs: once, 16 silent connections refused such a master
+ * for as long as they were reopened.
  */
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
@@ -21,12 +29,15 @@ export interface TlsFiles {
   ca?: Buffer;
 }
 
-export interface WorkerServerOptions extends Omit<ServingLimits, 'handshakeTimeoutMs' | 'budget'> {
+/** Connections in handshake at once, past which the oldest is dropped for the newest. */
+export const MAX_GREETING = 64;
+
+export interface WorkerServerOptions extends Omit<ServingLimits, 'handshakeTimeoutMs' | 'budget' | 'claimSlot'> {
   host: string;
   port: number;
   tls?: TlsFiles;
   maxConnections: number;
-  /** 10 s by default. */
+  /** 5 s by default. */
   handshakeTimeoutMs?: number;
   log: Logger;
 }
@@ -34,7 +45,10 @@ export interface WorkerServerOptions extends Omit<ServingLimits, 'handshakeTimeo
 export class WorkerServer {
   readonly #options: WorkerServerOptions;
   readonly #server: Server;
+  /** Connections whose master proved the token: each holds an evaluator slot. */
   readonly #served = new Set<ServedConnection>();
+  /** Connections in handshake, oldest first (a Map keeps insertion order). */
+  readonly #greeting = new Map<ServedConnection, ServerConnection>();
   /** Its connections' evaluators keep together to --max-connections × --max-memory. */
   readonly #budget: MemoryBudget;
 
@@ -72,22 +86,30 @@ export class WorkerServer {
    */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    await Promise.all([...this.#served].map((s) => s.drainAndClose('worker is shutting down')));
+    await Promise.all([...this.#served, ...this.#greeting.keys()].map((s) => s.drainAndClose('worker is shutting down')));
     await closed;
   }
 
   #accept(socket: Socket): void {
-    const { log: parent, maxConnections, token, policy, maxMemoryMiB, handshakeTimeoutMs = 10_000 } = this.#options;
+    const { log: parent, maxConnections, token, policy, maxMemoryMiB, handshakeTimeoutMs = 5_000 } = this.#options;
     const log = parent.child({ peer: `${socket.remoteAddress}:${socket.remotePort}` });
     const connection: ServerConnection = new MessageConnection(socket, { decode: decodeClient, encode: encodeServer }, { maxFrameBytes: 4 * 1024 * 1024, maxSegments: 16 });
-    if (this.#served.size >= maxConnections) {
-      log.warn('refused: too many connections');
-      connection.end({ kind: 'error', message: `worker is busy: ${maxConnections} connections already` });
-      return;
+    if (this.#greeting.size >= MAX_GREETING) {
+      const [oldest, its] = this.#greeting.entries().next().value!;
+      this.#greeting.delete(oldest);
+      log.debug('too many connections in handshake: dropping the oldest');
+      its.end({ kind: 'error', message: 'handshake not finished in time' });
     }
-    const served = new ServedConnection(connection, { token, policy, maxMemoryMiB, budget: this.#budget, handshakeTimeoutMs }, log);
-    this.#served.add(served);
+    const claimSlot = (): string | undefined => {
+      if (this.#served.size >= maxConnections) return `worker is busy: ${maxConnections} connections already`;
+      this.#greeting.delete(served);
+      this.#served.add(served);
+      return undefined;
+    };
+    const served: ServedConnection = new ServedConnection(connection, { token, policy, maxMemoryMiB, budget: this.#budget, handshakeTimeoutMs, claimSlot }, log);
+    this.#greeting.set(served, connection);
     connection.onClose((error) => {
+      this.#greeting.delete(served);
       this.#served.delete(served);
       void served.closed(error);
     });

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { clientMac, newNonce } from '../../src/protocol/auth.js';
 import { PROTOCOL_VERSION, decodeServer, encodeClient, encodeConfig, type ServerMessage } from '../../src/protocol/codec.js';
 import { FrameDecoder } from '../../src/protocol/framing.js';
+import { MAX_GREETING } from '../../src/remote/worker-server.js';
 import { FIXTURES, collect, config, derivations } from '../helpers.js';
 import { startWorker, type WorkerProcess } from '../workers.js';
 
@@ -148,3 +149,26 @@ test('a silent connection is dropped after the handshake timeout', async () => {
   await client.closed;
   expect(await client.next('error').catch(() => undefined)).toEqual({ kind: 'error', message: 'handshake timed out' });
 }, 20_000);
+
+test('strangers that connect and say nothing hold no evaluator slot: a master with the token still evaluates', async () => {
+  const single = await startWorker(['--listen', '127.0.0.1:0', '--max-connections', '1'], { env: { EVIX_TOKEN: TOKEN.toString() } });
+  // More silent peers than the handshake allowance, none of them reading.
+  const strangers = await Promise.all(
+    Array.from({ length: MAX_GREETING + 8 }, () => new Promise<Socket>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port: single.port }, () => resolve(socket));
+      socket.pause();
+      socket.on('error', () => {});
+    })),
+  );
+  try {
+    const run = await collect(config({ kind: 'file', path: `${FIXTURES}/wide.nix` }, { autoArgs: [{ name: 'count', kind: 'expr', value: '20' }] }), 0, {
+      remotes: [{ endpoint: { host: '127.0.0.1', port: single.port }, systems: [], connections: 1 }],
+      remoteToken: TOKEN,
+    });
+    expect(run.fatal).toBeUndefined();
+    expect(derivations(run.events)).toHaveLength(20);
+  } finally {
+    for (const socket of strangers) socket.destroy();
+    await single.stop();
+  }
+});
