@@ -15,7 +15,7 @@
  *   but the .drv files are still written: Nix's repl has no read-only mode.
  */
 import { readFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { defaultCacheDirectory } from '../cache/directory.js';
 import { completeConfig, type AutoArg, type EvalInput } from '../config.js';
 import { isErrorEvent, type EvalEvent } from '../events.js';
@@ -240,7 +240,7 @@ async function run({ input, flags, options, autoArgs, level, logFormat }: Comman
     out,
     log: createLogger(level, logFormat),
     progress: false,
-    gcRootsDir: gcRootsDir === undefined || isAbsolute(gcRootsDir) ? gcRootsDir : resolve(cwd, gcRootsDir),
+    gcRootsDir: gcRootsDir === undefined ? undefined : resolve(cwd, gcRootsDir),
     checkCacheStatus: has('--check-cache-status'),
     constituents: has('--constituents'),
     // Nix's own eval-cache setting (--no-eval-cache) switches evix's off too.
@@ -257,7 +257,8 @@ async function run({ input, flags, options, autoArgs, level, logFormat }: Comman
     process.exitCode = 1;
   } else if (deaths.length > 0) {
     const attrs = deaths.map((e) => `'${nixEvalJobsAttr(e.attrPath)}'`).join(', ');
-    process.stderr.write(`error: the nix evaluator died evaluating ${attrs} (possible infinite recursion); every other attribute was evaluated\n`);
+    // Each one's error, printed above, says how (a stack overflow says: possible infinite recursion).
+    process.stderr.write(`error: the nix evaluator died evaluating ${attrs}; every other attribute was evaluated\n`);
     process.exitCode = 1;
   }
 }

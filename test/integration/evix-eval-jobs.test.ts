@@ -92,7 +92,9 @@ test('--flake with a fragment, and without one where --select gets the flake its
   expect(withFragment.exitCode, withFragment.stderr).toBe(0);
   expect(withFragment.lines.map((l) => l.attr).sort()).toEqual(['nested.two', 'one']);
   const selected = await nixEvalJobs([...FEATURES, '--flake', flake, '--select', 'flake: flake.outputs.hydraJobs']);
-  expect(selected.lines).toEqual(withFragment.lines);
+  // The same lines; their order is the order answers came in.
+  const sorted = (run: Run) => [...run.lines].sort((a, b) => String(a.attr).localeCompare(String(b.attr)));
+  expect(sorted(selected)).toEqual(sorted(withFragment));
   const missing = await nixEvalJobs([...FEATURES, '--flake', `${flake}#nope`]);
   expect(missing.exitCode).toBe(1);
   expect(missing.stdout).toBe('');
@@ -104,7 +106,7 @@ test('an attribute that kills its evaluator is an error line, the others are eva
   expect(run.exitCode).toBe(1);
   expect(byAttr(run).get('fine')).toMatchObject({ name: 'fine' });
   expect(byAttr(run).get('broken')?.error).toMatch(/^error: the nix evaluator died evaluating this attribute .*possible infinite recursion/);
-  expect(run.stderr).toMatch(/error: the nix evaluator died evaluating 'broken' \(possible infinite recursion\)/);
+  expect(run.stderr).toMatch(/stack overflow \(possible infinite recursion\)\n(.*\n)*error: the nix evaluator died evaluating 'broken'; every other attribute was evaluated/);
 });
 
 test('--no-instantiate leaves out what comes from the .drv and the GC roots, and refuses what needs them', async () => {
