@@ -77,13 +77,14 @@ test('50 kills over a run of slow attributes lose and double nothing', async () 
 });
 
 test('200 kills over a run of many small attributes, a burst during setup first, lose and double nothing', async () => {
-  const args = [...BASE, '--file', `${FIXTURES}/wide.nix`, '--arg', 'count', '5000'];
+  const args = [...BASE, '--file', `${FIXTURES}/wide.nix`, '--arg', 'count', '40000'];
   const clean = await runCli(args);
-  expect(derivations(clean.events)).toHaveLength(5000);
+  expect(derivations(clean.events)).toHaveLength(40000);
 
   // A burst while the children are still starting, then kills spread over the run.
   const disturbed = await runKilling(args, [{ kills: 20, minMs: 5, maxMs: 30 }, { kills: 180, minMs: 30, maxMs: 120 }]);
-  expect(disturbed.killed).toBeGreaterThanOrEqual(40);
+  // How many land depends on how long the run lasts (130 of 200 here); it must be many.
+  expect(disturbed.killed).toBeGreaterThanOrEqual(60);
   expect(disturbed.exitCode).toBe(0);
   expect(errors(disturbed.events)).toEqual([]);
   expect(derivationSet(disturbed.events)).toEqual(derivationSet(clean.events));
