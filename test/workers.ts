@@ -10,9 +10,19 @@ export interface WorkerProcess {
   stop: () => Promise<void>;
 }
 
-/** Starts `evix worker` and waits for its "listening on" line. */
-export async function startWorker(args: string[], options: { env?: Record<string, string>; netns?: string } = {}): Promise<WorkerProcess> {
-  const command = options.netns ? ['ip', 'netns', 'exec', options.netns, process.execPath] : [process.execPath];
+/**
+ * Starts `evix worker` and waits for its "listening on" line. `hide`: paths
+ * the worker cannot see (an empty tmpfs over each, in a mount namespace of
+ * its own; needs root), as on another machine: `/nix` gives it a store of
+ * its own.
+ */
+export async function startWorker(args: string[], options: { env?: Record<string, string>; netns?: string; hide?: string[] } = {}): Promise<WorkerProcess> {
+  const hidden = (options.hide ?? []).map((path) => `mount -t tmpfs none '${path}' && `).join('');
+  const command = options.netns
+    ? ['ip', 'netns', 'exec', options.netns, process.execPath]
+    : hidden
+      ? ['unshare', '-m', 'sh', '-c', `${hidden}exec "$@"`, 'sh', process.execPath]
+      : [process.execPath];
   const child = execa(command[0]!, [...command.slice(1), CLI, 'worker', ...args], { env: options.env, reject: false, buffer: false });
   let stderr = '';
   const address = await new Promise<{ host: string; port: number }>((resolve, reject) => {

@@ -145,6 +145,7 @@ export function setupLines(input: ResolvedInput, autoArgs: readonly AutoArg[], o
   const root = rootExpression(input);
   return [
     `__evix = ${oneLine(HELPERS)}`,
+    ...(input.kind === 'flake' ? [`__evixFlake = ${flakeExpression(input)}`] : []),
     `__evixOpts = { meta = ${opts.meta}; forceRecurse = ${opts.forceRecurse}; apply = ${opts.apply ? parenthesized(opts.apply) : 'null'}; }`,
     `__evixArgs = { ${args} }`,
     `__evixRoot = ${opts.select ? `${parenthesized(opts.select)} (${root})` : root}`,
@@ -165,14 +166,25 @@ function rootExpression(input: ResolvedInput): string {
       return `__evix.autoCall (import ${nixString(input.path)}) __evixArgs`;
     case 'expr':
       return `__evix.autoCall ${parenthesized(input.expr)} __evixArgs`;
-    case 'flake': {
-      const flake = input.overriddenLock
-        ? `(__evix.callLocked (builtins.fromJSON ${nixString(input.overriddenLock)}))`
-        : `(builtins.getFlake ${nixString(input.lockedUrl)})`;
+    case 'flake':
       // Without a fragment, the flake itself (outputs, inputs, sourceInfo), as nix-eval-jobs and the repl's :lf give it.
-      return input.attrPath.length === 0 ? flake : `__evix.select ${flake}.outputs ${nixStringList(input.attrPath)}`;
-    }
+      return input.attrPath.length === 0 ? '__evixFlake' : `__evix.select __evixFlake.outputs ${nixStringList(input.attrPath)}`;
   }
+}
+
+function flakeExpression(input: Extract<ResolvedInput, { kind: 'flake' }>): string {
+  return input.overriddenLock ? `__evix.callLocked (builtins.fromJSON ${nixString(input.overriddenLock)})` : `builtins.getFlake ${nixString(input.lockedUrl)}`;
+}
+
+/**
+ * For a flake, the request that fetches its source now (setup is lazy
+ * otherwise): a worker that cannot fetch it (another machine, without the
+ * checkout or the network) then fails setup saying so, and its work goes
+ * to others, instead of failing the run at the root with whatever the
+ * fetcher said (`program 'git' failed`).
+ */
+export function fetchSourceRequest(input: ResolvedInput): string | undefined {
+  return input.kind === 'flake' ? 'builtins.seq __evixFlake.outPath null' : undefined;
 }
 
 /**
