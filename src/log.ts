@@ -95,7 +95,7 @@ export function createLogger(level: LogLevel, format: LogFormat = 'text'): Logge
 const TEXT_PREFIX = { error: 'error: ', warn: 'warning: ', info: '', debug: '' } as const;
 
 /** `warning: MESSAGE (key=value, …)`: the message, then its fields and those of the logger. */
-export function textLine(level: keyof typeof TEXT_PREFIX, first: object | string, message: string | undefined, bindings: readonly Record<string, unknown>[]): string {
+function textLine(level: keyof typeof TEXT_PREFIX, first: object | string, message: string | undefined, bindings: readonly Record<string, unknown>[]): string {
   const fields = typeof first === 'string' ? bindings : [...bindings, first as Record<string, unknown>];
   const text = typeof first === 'string' ? first : (message ?? '');
   const pairs = fields.flatMap((f) => Object.entries(f)).map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);

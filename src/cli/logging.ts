@@ -27,8 +27,12 @@ export function logFormatOf(flags: LogFlags): LogFormat {
   return format;
 }
 
-/** The logger the flags ask for; the logging module is loaded only here. */
-export async function loggerFor(flags: LogFlags): Promise<Logger> {
-  const { createLogger } = await import('../log.js');
-  return createLogger(logLevelOf(flags), logFormatOf(flags));
+/**
+ * The logger the flags ask for; the logging module is loaded only here. A
+ * bad --log-format throws at once, before the command starts anything.
+ */
+export function loggerFor(flags: LogFlags): Promise<Logger> {
+  const level = logLevelOf(flags);
+  const format = logFormatOf(flags);
+  return import('../log.js').then(({ createLogger }) => createLogger(level, format));
 }

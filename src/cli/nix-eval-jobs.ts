@@ -25,6 +25,7 @@ import { nixSettings, type SettingKind } from '../nix/settings.js';
 import { nixErrorText, nixEvalJobsAttr, nixEvalJobsLine } from '../sinks/formats.js';
 import { evaluateHere } from './evaluate-here.js';
 import { NixUsageError, needsSettings, parseNixArgs, type FlagSpec, type ParsedArg } from './nix-args.js';
+import { positiveInteger } from './numbers.js';
 
 interface Flag extends FlagSpec {
   help: string;
@@ -69,6 +70,9 @@ const FLAGS: Flag[] = [
 /** Flags that take nothing but need instantiated derivations. */
 const NEED_INSTANTIATION = ['--show-input-drvs', '--check-cache-status', '--constituents'];
 
+/** Flags that read .drv files through the default store. */
+const READ_DRV_FILES = ['--gc-roots-dir', ...NEED_INSTANTIATION];
+
 const LOG_FORMATS = new Map<string, LogFormat>([
   ['raw', 'text'],
   ['raw-with-logs', 'text'],
@@ -97,13 +101,9 @@ export async function nixEvalJobs(argv: readonly string[], program: string): Pro
     }
     await run(commandLine(parsed));
   } catch (error) {
-    if (error instanceof NixUsageError) {
-      process.stderr.write(`error: ${error.message}\nTry '${program} --help' for more information.\n`);
-      process.exitCode = 1;
-    } else {
-      process.stderr.write(`${nixErrorText((error as Error).message)}\n`);
-      process.exitCode = 1;
-    }
+    const message = nixErrorText((error as Error).message);
+    process.stderr.write(error instanceof NixUsageError ? `${message}\nTry '${program} --help' for more information.\n` : `${message}\n`);
+    process.exitCode = 1;
   }
 }
 
@@ -180,8 +180,7 @@ function commandLine(parsed: readonly ParsedArg[]): CommandLine {
     if (conflicting.length > 0) throw new NixUsageError(`--no-instantiate is incompatible with: ${conflicting.join(', ')}. These features require instantiated derivations.`);
   }
   if (flags.has('--eval-store')) {
-    // These read .drv files through the default store.
-    const conflicting = ['--gc-roots-dir', '--show-input-drvs', '--check-cache-status', '--constituents'].filter((f) => flags.has(f));
+    const conflicting = READ_DRV_FILES.filter((f) => flags.has(f));
     if (conflicting.length > 0) throw new DropInError(`--eval-store cannot be combined with ${conflicting.join(', ')} yet`);
   }
   const expr = positionals[0];
@@ -222,7 +221,7 @@ async function run({ input, flags, options, autoArgs, level, logFormat }: Comman
     meta: has('--meta'),
     showInputDrvs: has('--show-input-drvs'),
     showTrace: has('--show-trace'),
-    maxMemoryMiB: last('--max-memory-size') ? count('--max-memory-size', last('--max-memory-size')![0]!) : undefined,
+    maxMemoryMiB: last('--max-memory-size') ? positiveInteger('--max-memory-size', last('--max-memory-size')![0]!, 1) : undefined,
     workdir: cwd,
     select: last('--select')?.[0],
     apply: last('--apply')?.[0],
@@ -236,7 +235,7 @@ async function run({ input, flags, options, autoArgs, level, logFormat }: Comman
   const out = new NdjsonSink(process.stdout, nixEvalJobsLine({ constituents: has('--constituents'), instantiated }));
   const deaths: EvalEvent[] = [];
   const result = await evaluateHere(config, {
-    workers: last('--workers') ? count('--workers', last('--workers')![0]!) : 1,
+    workers: last('--workers') ? positiveInteger('--workers', last('--workers')![0]!, 1) : 1,
     out,
     log: createLogger(level, logFormat),
     progress: false,
@@ -261,12 +260,6 @@ async function run({ input, flags, options, autoArgs, level, logFormat }: Comman
     process.stderr.write(`error: the nix evaluator died evaluating ${attrs}; every other attribute was evaluated\n`);
     process.exitCode = 1;
   }
-}
-
-function count(flag: string, text: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 1) throw new DropInError(`${flag}: '${text}' is not a positive number`);
-  return n;
 }
 
 /** nix-eval-jobs' --help: its flags, sorted by long name. */

@@ -42,7 +42,7 @@ import { formatAttrPath, type AttrPath } from '../nix/syntax.js';
 import { parseInputDrvs } from '../nix/derivation-file.js';
 import type { BudgetSeat, MemoryBudget } from './memory-budget.js';
 import { NixRepl, ReplExitedError, type ReplExit } from './nix-repl.js';
-import { DESCRIBED, chunkRequest, describeRequest, fetchSourceRequest, setupLines, type ChunkDescription, type Description, type SiblingRange } from './nix-helpers.js';
+import { DESCRIBED, FETCH_FLAKE_SOURCE, chunkRequest, describeRequest, setupLines, type ChunkDescription, type Description, type SiblingRange } from './nix-helpers.js';
 import { parsePrintedJson, splitOutput, type ReplResponse } from './repl-framer.js';
 
 export interface EvaluateOutcome {
@@ -283,9 +283,8 @@ export class Evaluator {
         const { error } = splitOutput((await repl.request(line)).text);
         if (error !== undefined) throw new InputError(firstLine(error));
       }
-      const fetch = fetchSourceRequest(config.input);
-      if (fetch !== undefined && config.input.kind === 'flake') {
-        const { error } = splitOutput((await repl.request(fetch)).text);
+      if (config.input.kind === 'flake') {
+        const { error } = splitOutput((await repl.request(FETCH_FLAKE_SOURCE)).text);
         if (error !== undefined) throw new InputError(`cannot fetch the flake '${config.input.lockedUrl}': ${firstLine(error)}`);
       }
     } catch (error) {

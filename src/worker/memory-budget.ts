@@ -107,8 +107,7 @@ export class MemoryBudget {
     seat.inFlight--;
     const now = seat.member.residentMiB() ?? 0;
     if (seat.measuredMiB === 0) this.#freshMiB = now || this.#freshMiB;
-    else if (now > seat.measuredMiB) this.#grew(now - seat.measuredMiB);
-    else this.#grew(0);
+    else this.#grew(Math.max(0, now - seat.measuredMiB));
     seat.measuredMiB = now;
     if (this.#alone === seat && seat.inFlight === 0) this.#alone = undefined;
     this.#enforce();

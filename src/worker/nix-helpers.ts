@@ -183,9 +183,7 @@ function flakeExpression(input: Extract<ResolvedInput, { kind: 'flake' }>): stri
  * to others, instead of failing the run at the root with whatever the
  * fetcher said (`program 'git' failed`).
  */
-export function fetchSourceRequest(input: ResolvedInput): string | undefined {
-  return input.kind === 'flake' ? 'builtins.seq __evixFlake.outPath null' : undefined;
-}
+export const FETCH_FLAKE_SOURCE = 'builtins.seq __evixFlake.outPath null';
 
 /**
  * The request for one attribute path: its description as a JSON string.
