@@ -1,5 +1,5 @@
 import { afterEach, expect, test, vi } from 'vitest';
-import { MemoryBudget, POLL_MS, type BudgetMember } from '../../src/worker/memory-budget.js';
+import { MemoryBudget, POLL_MS, type BudgetMember, type BudgetSeat } from '../../src/worker/memory-budget.js';
 
 /** An evaluator as the budget sees it: a child of `mib` MiB, or none. */
 class FakeMember implements BudgetMember {
@@ -26,6 +26,13 @@ class FakeMember implements BudgetMember {
   }
 }
 
+/** One request of `seat` whose child is left at `mib` MiB (the child's size when it started, for its first). */
+async function answered(seat: BudgetSeat, member: FakeMember, mib: number): Promise<void> {
+  await seat.admit();
+  member.mib = mib;
+  seat.settled();
+}
+
 /** Whether `promise` settled by the time queued callbacks have run. */
 async function isSettled(promise: Promise<unknown>): Promise<boolean> {
   let settled = false;
@@ -50,11 +57,8 @@ test('a request whose measured growth would pass the budget waits until the othe
   const a = budget.join(first);
   const b = budget.join(new FakeMember(20));
   // Measure a's fresh size, then a growth of 40 MiB.
-  await a.admit();
-  a.settled();
-  await a.admit();
-  first.mib = 60;
-  a.settled();
+  await answered(a, first, 20);
+  await answered(a, first, 60);
   expect(budget.expectedGrowthMiB).toBe(40);
   await a.admit();
   // 60 + 20 held, plus 40 expected for a's request in flight and 40 for b's: past 100.
@@ -109,10 +113,7 @@ test('a request alone waits for the others, holds back later ones and ends idle 
   const retrying = new FakeMember(20);
   const [b, i, r] = [budget.join(busy), budget.join(idle), budget.join(retrying)];
   // Every child measured once, so the budget knows it holds memory.
-  for (const seat of [b, i, r]) {
-    await seat.admit();
-    seat.settled();
-  }
+  for (const [seat, member] of [[b, busy], [i, idle], [r, retrying]] as const) await answered(seat, member, member.mib!);
   await b.admit();
   const alone = r.admit(true);
   const later = i.admit();
@@ -129,9 +130,7 @@ test('a request alone waits for the others, holds back later ones and ends idle 
 test('another evaluator is admitted only if one as large as the last fresh one fits', async () => {
   const budget = new MemoryBudget(100);
   const member = new FakeMember(45);
-  const seat = budget.join(member);
-  await seat.admit();
-  seat.settled();
+  await answered(budget.join(member), member, 45);
   expect(budget.roomForAnother()).toBe(true);
   member.mib = 60;
   expect(budget.roomForAnother()).toBe(false);
@@ -142,11 +141,8 @@ test('an evaluator that leaves lets its waiting requests go on and holds nothing
   const first = new FakeMember(20);
   const a = budget.join(first);
   const b = budget.join(new FakeMember(20));
-  await a.admit();
-  a.settled();
-  await a.admit();
-  first.mib = 80;
-  a.settled();
+  await answered(a, first, 20);
+  await answered(a, first, 80);
   await a.admit();
   const waiting = b.admit();
   expect(await isSettled(waiting)).toBe(false);
