@@ -17,6 +17,7 @@
       apps = forAllSystems (pkgs: {
         default = { type = "app"; program = "${self.packages.${pkgs.system}.evix}/bin/evix"; };
         evixd = { type = "app"; program = "${self.packages.${pkgs.system}.evix}/bin/evixd"; };
+        nix-eval-jobs = { type = "app"; program = "${self.packages.${pkgs.system}.evix}/bin/evix-eval-jobs"; };
       });
 
       devShells = forAllSystems (pkgs: {

@@ -13,7 +13,7 @@ buildNpmPackage {
   npmFlags = [ "--ignore-scripts" ];
   nativeBuildInputs = [ makeWrapper ];
   postInstall = ''
-    for bin in evix evixd; do
+    for bin in evix evixd evix-eval-jobs; do
       wrapProgram $out/bin/$bin --prefix PATH : ${lib.makeBinPath [ nix ]}
     done
   '';
