@@ -17,6 +17,10 @@ struct ServerMessage {
     status @3 :WorkStatus;    # follows each WorkEvent
     error @4 :Text;           # the connection is refused or ends; text says why
     pong @5 :UInt64;          # answers a ping
+    want @6 :List(Text);      # after Setup: the shipped sources (store
+                              # paths of Config.sources) this worker lacks,
+                              # in the order it wants them; empty when it
+                              # has them all. Ready or Error follows.
   }
 }
 
@@ -94,7 +98,18 @@ struct ClientMessage {
     work @1 :Work;
     shutdown @2 :Void;
     ping @3 :UInt64;          # liveness check while waiting on a silent peer
+    source @4 :SourcePart;    # the NAR of a source the worker wanted
   }
+}
+
+# A piece of the NAR serialisation of one wanted source, in order; the
+# worker checks the whole against Source.narHash and the store path before
+# it imports it. Parts of one source are sent back to back, sources in the
+# order of Want.
+struct SourcePart {
+  storePath @0 :Text;
+  data @1 :Data;              # at most SOURCE_PART_BYTES (codec.ts)
+  last @2 :Bool;              # the source's NAR ends with this part
 }
 
 struct Setup {
@@ -146,6 +161,17 @@ struct Config {
   maxMemoryMiB @11 :UInt32;
   select @12 :Text;           # --select function, empty for none
   apply @13 :Text;            # --apply function, empty for none
+  sources @14 :List(Source);  # every store path the input reads, which
+                              # the master ships to a worker that lacks
+                              # it; the input names no other host path
+}
+
+# A content-addressed store path (a flake input's or a shipped directory's
+# source), as `nix path-info` describes it.
+struct Source {
+  storePath @0 :Text;
+  narHash @1 :Text;           # SRI, sha256: the store path is derived from it
+  narSize @2 :UInt64;
 }
 
 struct Flake {

@@ -62,10 +62,32 @@ export type ResolvedInput =
       attrPath: string[];
       /** With --override-input: JSON of the root's locked source and the overridden lock graph. */
       overriddenLock?: string;
+      /** The master's own (never sent): what remote workers are shipped (see src/nix/ship-sources.ts). */
+      lock?: FlakeLock;
     };
+
+/** A locked flake as the master sees it: its source in the store, its locked reference and whole lock graph. */
+export interface FlakeLock {
+  sourcePath: string;
+  root: Record<string, unknown>;
+  locks: unknown;
+}
+
+/** A content-addressed store path the input reads: shipped to a remote worker that lacks it. */
+export interface StoreSource {
+  storePath: string;
+  /** SRI sha256 of its NAR serialisation: the store path is derived from it. */
+  narHash: string;
+  narSize: number;
+}
 
 export interface WorkerConfig extends EvalOptions {
   input: ResolvedInput;
+  /**
+   * For remote workers: every store path the input reads. Their input then
+   * names these and no other host path (see src/nix/ship-sources.ts).
+   */
+  sources?: StoreSource[];
 }
 
 export const DEFAULT_MAX_MEMORY_MIB = 4096;

@@ -117,7 +117,11 @@ async function runWorkers(
   const locals = Array.from({ length: localCount }, (_, i) => new LocalWorker(`local-${i}`, log, { startsOnDemand: i > 0, budget }));
   options.onWorkers?.(locals);
   // The protocol (capnp-es) is loaded only for runs with remotes.
-  const { RemoteWorker } = options.remotes?.length ? await import('./remote/remote-worker.js') : { RemoteWorker: undefined };
+  const [{ RemoteWorker }, { shippedConfig }] = options.remotes?.length
+    ? await Promise.all([import('./remote/remote-worker.js'), import('./nix/ship-sources.js')])
+    : [{ RemoteWorker: undefined }, { shippedConfig: undefined }];
+  let shipped: Promise<WorkerConfig> | undefined;
+  const shippedOnce = (config: WorkerConfig) => (shipped ??= shippedConfig!(config));
   const remotes = (RemoteWorker ? (options.remotes ?? []) : []).flatMap((spec) =>
     Array.from(
       { length: spec.connections },
@@ -129,6 +133,7 @@ async function runWorkers(
           token: options.remoteToken,
           ...(options.remoteTls ? { tls: options.remoteTls } : {}),
           ...(options.remoteTimeouts ? { timeouts: options.remoteTimeouts } : {}),
+          shipped: shippedOnce,
           log,
         }),
     ),

@@ -10,6 +10,8 @@ import { parseAttrPath } from './syntax.js';
 
 interface FlakeMetadata {
   url: string;
+  /** Where the flake's source is in the store. */
+  path: string;
   locked: Record<string, unknown>;
   locks: unknown;
 }
@@ -60,11 +62,12 @@ export async function lockFlake(refWithFragment: string, options: LockOptions): 
   }
   const locked = metadata.locked as { narHash?: string; rev?: string };
   const pin = locked.narHash !== undefined || locked.rev !== undefined ? { locked: metadata.locked, locks: metadata.locks } : undefined;
-  if (options.overrideInputs.length === 0 && options.referenceLockFile === undefined) return { input: { kind: 'flake', lockedUrl: metadata.url, attrPath }, ...(pin ? { pin } : {}) };
+  const lock = { sourcePath: metadata.path, root: metadata.locked, locks: metadata.locks };
+  if (options.overrideInputs.length === 0 && options.referenceLockFile === undefined) return { input: { kind: 'flake', lockedUrl: metadata.url, attrPath, lock }, ...(pin ? { pin } : {}) };
   // getFlake reads the flake's own lock file, which knows nothing of the
   // overrides or the reference lock: hand the workers the lock itself.
   return {
-    input: { kind: 'flake', lockedUrl: metadata.url, attrPath, overriddenLock: JSON.stringify({ root: metadata.locked, locks: metadata.locks }) },
+    input: { kind: 'flake', lockedUrl: metadata.url, attrPath, overriddenLock: JSON.stringify({ root: metadata.locked, locks: metadata.locks }), lock },
     ...(pin ? { pin } : {}),
   };
 }

@@ -2,8 +2,9 @@
  * Store path arithmetic, as Nix does it: its base-32 alphabet, hash
  * compression, `makeStorePath`, and `hashDerivationModulo`, the hash an
  * input-addressed derivation's output paths come from. Used to rewrite an
- * aggregate's .drv the way nix-eval-jobs does; Nix itself checks the result
- * when the .drv is added to the store.
+ * aggregate's .drv the way nix-eval-jobs does (Nix itself checks the result
+ * when the .drv is added to the store), and to check that a shipped source's
+ * store path is the one its NAR hash gives.
  */
 import { createHash } from 'node:crypto';
 import { parseDerivationModel, unparseDerivation, type DerivationModel } from './derivation-file.js';
@@ -22,6 +23,59 @@ export function nixBase32(bytes: Uint8Array): string {
     out += BASE32[c & 0x1f];
   }
   return out;
+}
+
+/** Nix's base-32 back to bytes; undefined for a string that is not one. */
+export function fromNixBase32(text: string, size: number): Uint8Array | undefined {
+  if (text.length !== Math.ceil((size * 8) / 5)) return undefined;
+  const bytes = new Uint8Array(size);
+  for (let k = 0; k < text.length; k++) {
+    const digit = BASE32.indexOf(text[k]!);
+    if (digit === -1) return undefined;
+    const b = (text.length - 1 - k) * 5;
+    const i = b >> 3;
+    const j = b % 8;
+    bytes[i]! |= (digit << j) & 0xff;
+    const carry = digit >> (8 - j);
+    if (i + 1 < size) bytes[i + 1]! |= carry;
+    else if (carry !== 0) return undefined;
+  }
+  return bytes;
+}
+
+const SHA256_BYTES = 32;
+
+/**
+ * The digest of a sha256 hash in any of the forms Nix prints: SRI
+ * (`sha256-<base64>`, newer `nix path-info`), or `sha256:` with base-32
+ * (Nix 2.8) or hex. Undefined for anything else.
+ */
+export function parseSha256(hash: string): Uint8Array | undefined {
+  if (hash.startsWith('sha256-')) {
+    const digest = Buffer.from(hash.slice('sha256-'.length), 'base64');
+    return digest.length === SHA256_BYTES && digest.toString('base64') === hash.slice('sha256-'.length) ? digest : undefined;
+  }
+  if (!hash.startsWith('sha256:')) return undefined;
+  const text = hash.slice('sha256:'.length);
+  if (/^[0-9a-f]{64}$/.test(text)) return Buffer.from(text, 'hex');
+  return fromNixBase32(text, SHA256_BYTES);
+}
+
+export const sriSha256 = (digest: Uint8Array): string => `sha256-${Buffer.from(digest).toString('base64')}`;
+
+/**
+ * The store path Nix gives a file system object added whole (`nix-store
+ * --add`, every fetcher's `source`): derived from the sha256 of its NAR and
+ * its name, with no references.
+ */
+export function sourceStorePath(narSha256: Uint8Array, name: string): string {
+  return makeStorePath('source', narSha256, name);
+}
+
+/** `/nix/store/<hash>-<name>` split into its name; undefined for anything else. */
+export function storePathName(path: string): string | undefined {
+  const match = /^\/nix\/store\/[0-9a-df-np-sv-z]{32}-([A-Za-z0-9+\-._?=]+)$/.exec(path);
+  return match?.[1];
 }
 
 function compress(hash: Uint8Array, size: number): Uint8Array {

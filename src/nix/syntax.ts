@@ -80,3 +80,15 @@ export function parseAttrPath(text: string): string[] | { error: string } {
   names.push(current);
   return names;
 }
+
+/**
+ * A -I entry (`name=value` or `value`) split: `prefix` is `name=` or empty;
+ * `url` when the value is fetched (`https://…`, `channel:…`) rather than a
+ * local path.
+ */
+export function splitIncludeEntry(entry: string): { prefix: string; value: string; url: boolean } {
+  const equals = entry.indexOf('=');
+  const prefix = equals === -1 ? '' : entry.slice(0, equals + 1);
+  const value = entry.slice(prefix.length);
+  return { prefix, value, url: /^[a-z][a-z0-9+.-]*:/i.test(value) };
+}

@@ -8,7 +8,7 @@
  * a Work by MAX_CHUNK_ATTRIBUTES.
  */
 import * as capnp from 'capnp-es';
-import type { AutoArg, ResolvedInput, WorkerConfig } from '../config.js';
+import type { AutoArg, ResolvedInput, StoreSource, WorkerConfig } from '../config.js';
 import type { AttrsetResult, DerivationEvent, WorkResult } from '../events.js';
 import { chunkSize, type WorkChunk, type WorkUnit } from '../work.js';
 import * as schema from './generated/evix.js';
@@ -16,7 +16,7 @@ import { encodeEvent, encodeStatus, encodeWork, readItemAnswer, readWork } from 
 import { ProtocolError, ReadBudget } from './read-budget.js';
 
 /** Raised whenever schema/evix.capnp changes in a way an older peer cannot read. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /**
  * The most attributes a Work may name, the most units it may hold (a unit
@@ -28,12 +28,20 @@ export const MAX_CHUNK_ATTRIBUTES = 4096;
 
 export { ProtocolError };
 
+/**
+ * The most NAR bytes one SourcePart carries: well under a worker's frame
+ * limit, and small enough that a source in transit is never held whole.
+ */
+export const SOURCE_PART_BYTES = 1 << 20;
+
 export type ClientMessage =
   | { kind: 'setup'; protocolVersion: number; nonce: Uint8Array; mac: Uint8Array; config: Uint8Array }
   /** `budget`: the most results the answer may hold (see Worker.evaluate). */
   | { kind: 'work'; id: number; chunk: WorkChunk; budget: number }
   | { kind: 'shutdown' }
-  | { kind: 'ping'; id: number };
+  | { kind: 'ping'; id: number }
+  /** Part of the NAR of a source the worker wanted (see SOURCE_PART_BYTES). */
+  | { kind: 'source'; storePath: string; data: Uint8Array; last: boolean };
 
 export type ServerMessage =
   | { kind: 'hello'; protocolVersion: number; nonce: Uint8Array }
@@ -42,7 +50,9 @@ export type ServerMessage =
   | { kind: 'event'; id: number; events: WorkResult[] }
   | { kind: 'status'; id: number; restart: boolean }
   | { kind: 'error'; message: string }
-  | { kind: 'pong'; id: number };
+  | { kind: 'pong'; id: number }
+  /** The shipped sources the worker lacks, in the order it wants them. */
+  | { kind: 'want'; storePaths: string[] };
 
 /** The config as it crosses the wire: everything but the master's working directory. */
 export type WireConfig = Omit<WorkerConfig, 'workdir' | 'overrideInputs' | 'evalStore' | 'overrideFlakes' | 'referenceLockFile'>;
@@ -131,6 +141,13 @@ export function encodeClient(m: ClientMessage): Buffer {
     case 'ping':
       root.ping = BigInt(m.id);
       break;
+    case 'source': {
+      const part = root._initSource();
+      part.storePath = m.storePath;
+      setData((n) => part._initData(n), m.data);
+      part.last = m.last;
+      break;
+    }
   }
   return frame(message);
 }
@@ -161,6 +178,12 @@ function decodeClientWithCapnp(bytes: Uint8Array): ClientMessage {
         return { kind: 'shutdown' };
       case schema.ClientMessage.PING:
         return { kind: 'ping', id: toId(root.ping) };
+      case schema.ClientMessage.SOURCE: {
+        const part = root.source;
+        const data = part.data.toUint8Array();
+        if (data.length > SOURCE_PART_BYTES) throw new ProtocolError(`a source part over ${SOURCE_PART_BYTES} bytes`);
+        return { kind: 'source', storePath: part.storePath, data, last: part.last };
+      }
       default:
         throw new ProtocolError('unknown client message');
     }
@@ -191,6 +214,9 @@ export function encodeServer(m: ServerMessage): Buffer {
     case 'pong':
       root.pong = BigInt(m.id);
       break;
+    case 'want':
+      setTexts(root._initWant(m.storePaths.length), m.storePaths);
+      break;
   }
   return frame(message);
 }
@@ -215,6 +241,8 @@ export function decodeServer(bytes: Uint8Array): ServerMessage {
         return { kind: 'error', message: root.error };
       case schema.ServerMessage.PONG:
         return { kind: 'pong', id: toId(root.pong) };
+      case schema.ServerMessage.WANT:
+        return { kind: 'want', storePaths: readTexts(root.want, new ReadBudget(bytes.length)) };
       default:
         throw new ProtocolError('unknown server message');
     }
@@ -320,6 +348,13 @@ export function encodeConfig(c: WireConfig): Buffer {
   root.maxMemoryMiB = c.maxMemoryMiB;
   root.select = c.select ?? '';
   root.apply = c.apply ?? '';
+  const sources = root._initSources(c.sources?.length ?? 0);
+  c.sources?.forEach((source, i) => {
+    const entry = sources.get(i);
+    entry.storePath = source.storePath;
+    entry.narHash = source.narHash;
+    entry.narSize = BigInt(source.narSize);
+  });
   return frame(message);
 }
 
@@ -346,6 +381,7 @@ export function decodeConfig(bytes: Uint8Array): WireConfig {
     }
     const autoArgs: AutoArg[] = root.autoArgs.toArray().map((a) => ({ name: a.name, kind: a.isString ? 'string' : 'expr', value: a.value }));
     const functions = { ...(root.select !== '' ? { select: root.select } : {}), ...(root.apply !== '' ? { apply: root.apply } : {}) };
+    const sources = root.sources.toArray().map((s): StoreSource => ({ storePath: s.storePath, narHash: s.narHash, narSize: Number(s.narSize) }));
     return {
       ...functions,
       input: resolved,
@@ -358,6 +394,7 @@ export function decodeConfig(bytes: Uint8Array): WireConfig {
       showInputDrvs: root.showInputDrvs,
       showTrace: root.showTrace,
       maxMemoryMiB: root.maxMemoryMiB,
+      ...(sources.length > 0 ? { sources } : {}),
     };
   });
 }

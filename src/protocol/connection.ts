@@ -8,6 +8,9 @@
 import type { Socket } from 'node:net';
 import { FrameDecoder, type FrameLimits } from './framing.js';
 
+/** Bytes a socket may hold unwritten before writable() waits for it to drain. */
+const WRITABLE_BYTES = 4 << 20;
+
 export interface Codec<In, Out> {
   decode: (frame: Uint8Array) => In;
   encode: (message: Out) => Buffer;
@@ -104,6 +107,30 @@ export class MessageConnection<In, Out> {
     else this.#socket.end();
     // A peer that never reads must not keep the socket open.
     setTimeout(() => this.#socket.destroy(), 2000).unref();
+  }
+
+  /** Stops reading from the peer (its sends back up to it over TCP) until resume(). */
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    this.#socket.resume();
+  }
+
+  /** Resolves once what was sent is mostly written out: a sender of bulk data waits on it between parts. */
+  async writable(): Promise<void> {
+    this.#flush();
+    if (this.#closed || this.#socket.writableLength < WRITABLE_BYTES) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        this.#socket.off('drain', done);
+        this.#socket.off('close', done);
+        resolve();
+      };
+      this.#socket.on('drain', done);
+      this.#socket.on('close', done);
+    });
   }
 
   /** Drops the connection now; `error` is what onClose reports. */

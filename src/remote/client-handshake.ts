@@ -7,8 +7,11 @@
  */
 import { connect as connectTcp, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
+import type { StoreSource } from '../config.js';
+import type { Logger } from '../log.js';
+import { narOf } from '../nix/ship-sources.js';
 import { clientMac, macEqual, newNonce, serverProof } from '../protocol/auth.js';
-import { PROTOCOL_VERSION, decodeServer, encodeClient, type ClientMessage, type ServerMessage } from '../protocol/codec.js';
+import { PROTOCOL_VERSION, SOURCE_PART_BYTES, decodeServer, encodeClient, type ClientMessage, type ServerMessage } from '../protocol/codec.js';
 import { MessageConnection } from '../protocol/connection.js';
 import { formatEndpoint, type Endpoint } from './endpoint.js';
 
@@ -34,6 +37,9 @@ export interface HandshakeOptions {
   setupMs: number;
   /** Abandons the handshake: the connection is destroyed and the promise rejects. */
   signal?: AbortSignal;
+  /** What the config's sources are: the worker may ask for these, and only these, to be sent. */
+  sources: readonly StoreSource[];
+  log: Logger;
 }
 
 /** The worker refused us: retrying will not help. */
@@ -55,6 +61,7 @@ export function handshake(options: HandshakeOptions): Promise<ClientConnection> 
     const connection: ClientConnection = new MessageConnection(socket, { decode: decodeServer, encode: encodeClient });
     const clientNonce = newNonce();
     let serverNonce: Uint8Array | undefined;
+    let shipping = false;
     let settled = false;
     const abandon = () => fail(new Error(`worker ${where}: connection abandoned`));
     const settle = () => {
@@ -85,6 +92,16 @@ export function handshake(options: HandshakeOptions): Promise<ClientConnection> 
         connection.send({ kind: 'setup', protocolVersion: PROTOCOL_VERSION, nonce: clientNonce, mac, config: options.config });
         return;
       }
+      if (message.kind === 'want' && serverNonce !== undefined && !shipping) {
+        shipping = true;
+        clearTimeout(timer);
+        // Importing what was sent is part of the worker's setup: the setup deadline runs again from the last byte.
+        ship(connection, message.storePaths, options).then(
+          () => (timer = setTimeout(() => fail(new Error(`worker ${where}: setup timed out`)), options.setupMs)),
+          (error: Error) => fail(error),
+        );
+        return;
+      }
       if (message.kind === 'ready' && serverNonce !== undefined) {
         if (token && !macEqual(serverProof(token, serverNonce, clientNonce), message.proof)) {
           return fail(new RemoteRefusedError(`worker ${where}: the worker could not prove it knows the token`));
@@ -96,4 +113,33 @@ export function handshake(options: HandshakeOptions): Promise<ClientConnection> 
       fail(new Error(`worker ${where}: unexpected ${message.kind} during setup`));
     });
   });
+}
+
+/** Sends the sources a worker asked for, part by part, as fast as the connection takes them. */
+async function ship(connection: ClientConnection, storePaths: readonly string[], options: HandshakeOptions): Promise<void> {
+  if (storePaths.length === 0) return;
+  const where = formatEndpoint(options.endpoint);
+  const wanted = storePaths.map((path) => {
+    const source = options.sources.find((s) => s.storePath === path);
+    if (!source) throw new RemoteRefusedError(`worker ${where}: asked for ${path}, which this run does not ship`);
+    return source;
+  });
+  const bytes = wanted.reduce((sum, s) => sum + s.narSize, 0);
+  const started = Date.now();
+  options.log.info({ worker: where, sources: wanted.length, bytes }, 'shipping sources');
+  for (const { storePath } of wanted) {
+    let pending: Buffer = Buffer.alloc(0);
+    for await (const chunk of narOf(storePath)) {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      while (pending.length >= SOURCE_PART_BYTES) {
+        connection.send({ kind: 'source', storePath, data: pending.subarray(0, SOURCE_PART_BYTES), last: false });
+        pending = pending.subarray(SOURCE_PART_BYTES);
+        await connection.writable();
+      }
+      if (connection.closed) throw new Error(`worker ${where}: connection closed while shipping sources`);
+    }
+    connection.send({ kind: 'source', storePath, data: pending, last: true });
+    await connection.writable();
+  }
+  options.log.info({ worker: where, sources: wanted.length, bytes, ms: Date.now() - started }, 'shipped sources');
 }

@@ -31,6 +31,12 @@ export interface RemoteWorkerOptions {
   token: Buffer | undefined;
   tls?: RemoteTls;
   timeouts?: Partial<RemoteTimeouts>;
+  /**
+   * The config as remote workers get it: naming only the store paths it
+   * ships them (see src/nix/ship-sources.ts). Shared by a run's remotes,
+   * so prepared once.
+   */
+  shipped: (config: WorkerConfig) => Promise<WorkerConfig>;
   log: Logger;
 }
 
@@ -63,12 +69,15 @@ export class RemoteWorker implements Worker {
 
   async setup(config: WorkerConfig): Promise<void> {
     // The worker resolves paths in its own directory and gets the master's lock, not its overrides.
-    const { workdir: _workdir, overrideInputs: _overrides, evalStore: _store, overrideFlakes: _registry, referenceLockFile: _lock, ...wire } = config;
+    const shipped = await this.#options.shipped(config);
+    const { workdir: _workdir, overrideInputs: _overrides, evalStore: _store, overrideFlakes: _registry, referenceLockFile: _lock, ...wire } = shipped;
     const encoded = encodeConfig(wire);
+    const sources = shipped.sources ?? [];
     const { endpoint, tls, token } = this.#options;
     const timeouts = { ...DEFAULT_REMOTE_TIMEOUTS, ...this.#options.timeouts };
     this.#keeper = new ConnectionKeeper({
-      connect: (signal) => handshake({ endpoint, token, config: encoded, greetingMs: timeouts.deadAfterMs, setupMs: timeouts.setupMs, signal, ...(tls ? { tls } : {}) }),
+      connect: (signal) =>
+        handshake({ endpoint, token, config: encoded, sources, greetingMs: timeouts.deadAfterMs, setupMs: timeouts.setupMs, signal, log: this.#log, ...(tls ? { tls } : {}) }),
       onMessage: (message) => this.#receive(message),
       onLost: (error) => this.#failPending(new WorkerUnavailableError(`worker ${this.#where} lost: ${error.message}`, { cause: error })),
       awaitingAnswers: () => this.#pending.size > 0,

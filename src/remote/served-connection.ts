@@ -9,7 +9,6 @@
  * the connection with the reason, so the master puts the chunks back on its
  * queue instead of waiting for answers that will never come.
  */
-import { existsSync } from 'node:fs';
 import type { WorkerConfig } from '../config.js';
 import { InputError } from '../failures.js';
 import type { Logger } from '../log.js';
@@ -19,6 +18,7 @@ import type { MessageConnection } from '../protocol/connection.js';
 import { Evaluator } from '../worker/evaluator.js';
 import type { MemoryBudget } from '../worker/memory-budget.js';
 import { applyPolicy, type WorkerPolicy } from './policy.js';
+import type { SourceReceipt, SourceShelf } from './source-receipt.js';
 
 export type ServerConnection = MessageConnection<ClientMessage, ServerMessage>;
 
@@ -37,7 +37,12 @@ export interface ServingLimits {
    */
   claimSlot: () => string | undefined;
   handshakeTimeoutMs: number;
+  /** The worker's shipped sources, shared by its connections. */
+  sources: SourceShelf;
 }
+
+/** NAR bytes a connection queues for import before it stops reading from the master. */
+const QUEUED_SOURCE_BYTES = 16 << 20;
 
 export class ServedConnection {
   readonly #connection: ServerConnection;
@@ -46,7 +51,13 @@ export class ServedConnection {
   readonly #nonce = newNonce();
   readonly #handshakeTimer: NodeJS.Timeout;
   #evaluator: Evaluator | undefined;
-  #state: 'greeted' | 'setting-up' | 'ready' | 'draining' = 'greeted';
+  #state: 'greeted' | 'setting-up' | 'receiving' | 'ready' | 'draining' = 'greeted';
+  #receipt: SourceReceipt | undefined;
+  /** Parts taken so far, in order; rejects with the first that failed. */
+  #imported: Promise<void> = Promise.resolve();
+  #queuedBytes = 0;
+  /** Settles the receiving: undefined once every wanted source is in the store, or why it failed. */
+  #sourcesDone: ((failure: string | undefined) => void) | undefined;
   #inFlight = 0;
   #drained: (() => void) | undefined;
 
@@ -62,6 +73,7 @@ export class ServedConnection {
   async closed(error: Error | undefined): Promise<void> {
     clearTimeout(this.#handshakeTimer);
     if (error) this.#log.info({ err: error.message }, 'connection dropped');
+    this.#sourcesDone?.('the connection closed');
     await this.#evaluator?.close();
     this.#drained?.();
   }
@@ -91,6 +103,10 @@ export class ServedConnection {
       return;
     }
     switch (message.kind) {
+      case 'source':
+        if (this.#state === 'receiving') this.#take(message);
+        else this.#refuse('a source was sent that was not asked for');
+        return;
       case 'work':
         if (this.#state === 'ready') void this.#work(message);
         return;
@@ -124,9 +140,9 @@ export class ServedConnection {
     }
     const decision = applyPolicy({ ...config, maxMemoryMiB: Math.min(config.maxMemoryMiB, this.#limits.maxMemoryMiB) }, this.#limits.policy);
     if ('refusal' in decision) return this.#refuse(decision.refusal);
-    if (decision.config.input.kind === 'file' && !existsSync(decision.config.input.path)) {
-      return this.#refuse(`this worker cannot see the input file ${decision.config.input.path}`);
-    }
+    const received = await this.#receiveSources(decision.config);
+    if (received !== undefined) return this.#refuse(received);
+    if (this.#connection.closed) return;
     const evaluator = new Evaluator(decision.config, this.#log, this.#limits.budget);
     this.#evaluator = evaluator;
     try {
@@ -139,6 +155,50 @@ export class ServedConnection {
     this.#state = 'ready';
     this.#connection.send({ kind: 'ready', proof: token ? serverProof(token, this.#nonce, setup.nonce) : Buffer.alloc(0) });
     this.#log.info({ input: decision.config.input.kind }, 'serving');
+  }
+
+  /**
+   * Asks for the shipped sources this worker lacks and imports them, or
+   * waits for another connection that is. Undefined once all are in the
+   * store; otherwise why not.
+   */
+  async #receiveSources(config: WorkerConfig): Promise<string | undefined> {
+    let plan: Awaited<ReturnType<SourceShelf['plan']>>;
+    try {
+      plan = await this.#limits.sources.plan(config.sources ?? []);
+    } catch (error) {
+      return `cannot check the shipped sources: ${(error as Error).message}`;
+    }
+    const receipt = plan.receipt;
+    this.#receipt = receipt;
+    this.#connection.send({ kind: 'want', storePaths: receipt.wanted.map((s) => s.storePath) });
+    if (!receipt.complete) {
+      this.#state = 'receiving';
+      const started = Date.now();
+      const failure = await new Promise<string | undefined>((resolve) => (this.#sourcesDone = resolve));
+      if (failure !== undefined) {
+        await receipt.abandon();
+        return failure;
+      }
+      this.#log.info({ sources: receipt.wanted.length, bytes: receipt.bytes, ms: Date.now() - started }, 'shipped sources imported');
+      this.#state = 'setting-up';
+    }
+    if ((await Promise.all(plan.othersBringing)).includes(false)) return 'a shipped source another connection was receiving did not arrive; try again';
+    return undefined;
+  }
+
+  /** Queues a part for import, reading no more from the master while too much is queued. */
+  #take(part: Extract<ClientMessage, { kind: 'source' }>): void {
+    const receipt = this.#receipt!;
+    this.#queuedBytes += part.data.length;
+    if (this.#queuedBytes > QUEUED_SOURCE_BYTES) this.#connection.pause();
+    this.#imported = this.#imported.then(async () => {
+      await receipt.part(part.storePath, part.data, part.last);
+      this.#queuedBytes -= part.data.length;
+      if (this.#queuedBytes <= QUEUED_SOURCE_BYTES) this.#connection.resume();
+      if (receipt.complete) this.#sourcesDone?.(undefined);
+    });
+    this.#imported.catch((error: Error) => this.#sourcesDone?.(`cannot take the shipped source: ${error.message}`));
   }
 
   /**

@@ -20,6 +20,7 @@ import type { Logger } from '../log.js';
 import { decodeClient, encodeServer } from '../protocol/codec.js';
 import { MessageConnection } from '../protocol/connection.js';
 import { MemoryBudget } from '../worker/memory-budget.js';
+import { SourceShelf } from './source-receipt.js';
 import { ServedConnection, type ServerConnection, type ServingLimits } from './served-connection.js';
 
 export interface TlsFiles {
@@ -32,7 +33,7 @@ export interface TlsFiles {
 /** Connections in handshake at once, past which the oldest is dropped for the newest. */
 export const MAX_GREETING = 64;
 
-export interface WorkerServerOptions extends Omit<ServingLimits, 'handshakeTimeoutMs' | 'budget' | 'claimSlot'> {
+export interface WorkerServerOptions extends Omit<ServingLimits, 'handshakeTimeoutMs' | 'budget' | 'claimSlot' | 'sources'> {
   host: string;
   port: number;
   tls?: TlsFiles;
@@ -51,6 +52,7 @@ export class WorkerServer {
   readonly #greeting = new Map<ServedConnection, ServerConnection>();
   /** Its connections' evaluators keep together to --max-connections × --max-memory. */
   readonly #budget: MemoryBudget;
+  readonly #sources = new SourceShelf();
 
   constructor(options: WorkerServerOptions) {
     this.#options = options;
@@ -106,7 +108,7 @@ export class WorkerServer {
       this.#served.add(served);
       return undefined;
     };
-    const served: ServedConnection = new ServedConnection(connection, { token, policy, maxMemoryMiB, budget: this.#budget, handshakeTimeoutMs, claimSlot }, log);
+    const served: ServedConnection = new ServedConnection(connection, { token, policy, maxMemoryMiB, budget: this.#budget, handshakeTimeoutMs, claimSlot, sources: this.#sources }, log);
     this.#greeting.set(served, connection);
     connection.onClose((error) => {
       this.#greeting.delete(served);

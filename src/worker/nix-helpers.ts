@@ -86,8 +86,9 @@ let
       load = key:
         let
           node = lock.nodes.\${key};
-          locked = if key == lock.root then spec.root else node.locked;
-          sourceInfo = fetch locked;
+          isRoot = key == lock.root;
+          locked = if isRoot then spec.root else node.locked;
+          sourceInfo = fetch locked // ((if isRoot then spec else node).shippedInfo or { });
           dir = locked.dir or "";
           flake = import (sourceInfo.outPath + (if dir == "" then "" else "/" + dir) + "/flake.nix");
           inputs = builtins.mapAttrs (name: input: nodes.\${resolve input}) (node.inputs or { });

@@ -3,11 +3,17 @@
  * misbehaving peer is dropped while the worker goes on serving others.
  * Raw sockets speak the protocol by hand here.
  */
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import type { StoreSource } from '../../src/config.js';
+import { sourceStorePath, sriSha256 } from '../../src/nix/store-path.js';
 import { clientMac, newNonce } from '../../src/protocol/auth.js';
-import { PROTOCOL_VERSION, decodeServer, encodeClient, encodeConfig, type ServerMessage } from '../../src/protocol/codec.js';
+import { PROTOCOL_VERSION, decodeServer, encodeClient, encodeConfig, type ServerMessage, type WireConfig } from '../../src/protocol/codec.js';
 import { FrameDecoder } from '../../src/protocol/framing.js';
 import { MAX_GREETING } from '../../src/remote/worker-server.js';
 import { FIXTURES, collect, config, derivations } from '../helpers.js';
@@ -170,5 +176,88 @@ test('strangers that connect and say nothing hold no evaluator slot: a master wi
   } finally {
     for (const socket of strangers) socket.destroy();
     await single.stop();
+  }
+});
+
+/** A directory of fresh content, not in any store yet: its NAR and the source it would be. */
+async function freshSource(): Promise<{ nar: Buffer; source: StoreSource; content: string }> {
+  const directory = await mkdtemp(join(tmpdir(), 'evixship'));
+  const content = `content ${randomUUID()}\n`;
+  await writeFile(join(directory, 'file'), content);
+  const { stdout: nar } = await execa('nix-store', ['--dump', directory], { encoding: 'buffer' });
+  const digest = createHash('sha256').update(nar).digest();
+  const source = { storePath: sourceStorePath(digest, basename(directory)), narHash: sriSha256(digest), narSize: nar.length };
+  return { nar: Buffer.from(nar), source, content };
+}
+
+/** Sets up a raw connection whose config ships `sources`; resolves the worker's Want. */
+async function setupShipping(client: RawClient, sources: StoreSource[]): Promise<ServerMessage> {
+  const serverNonce = await client.hello();
+  const nonce = newNonce();
+  const shipping = encodeConfig({ ...wire, sources });
+  client.socket.write(encodeClient({ kind: 'setup', protocolVersion: PROTOCOL_VERSION, nonce, mac: clientMac(TOKEN, serverNonce, nonce, shipping), config: shipping }));
+  return Promise.race([client.next('want'), client.next('error')]);
+}
+
+const isValid = async (path: string) => (await execa('nix-store', ['--check-validity', path], { reject: false })).exitCode === 0;
+
+test('a shipped source is imported only when its bytes hash to what the setup said', async () => {
+  const tampered = await freshSource();
+  const client = new RawClient();
+  expect(await setupShipping(client, [tampered.source])).toEqual({ kind: 'want', storePaths: [tampered.source.storePath] });
+  const at = tampered.nar.indexOf(tampered.content);
+  const bytes = Buffer.from(tampered.nar);
+  bytes[at] = bytes[at]! ^ 1; // still a valid NAR, of other content
+  client.socket.write(encodeClient({ kind: 'source', storePath: tampered.source.storePath, data: bytes, last: true }));
+  expect(await client.next('error')).toEqual({
+    kind: 'error',
+    message: `cannot take the shipped source: ${tampered.source.storePath}: what was received does not match its NAR hash`,
+  });
+  expect(await isValid(tampered.source.storePath)).toBe(false);
+
+  const genuine = await freshSource();
+  const honest = new RawClient();
+  await setupShipping(honest, [genuine.source]);
+  honest.socket.write(encodeClient({ kind: 'source', storePath: genuine.source.storePath, data: genuine.nar, last: true }));
+  await honest.next('ready');
+  expect(await isValid(genuine.source.storePath)).toBe(true);
+  // Now it has it: another setup asks for nothing.
+  expect(await setupShipping(new RawClient(), [genuine.source])).toEqual({ kind: 'want', storePaths: [] });
+  honest.socket.end();
+});
+
+test('a worker takes no source it did not ask for, and none under a path its hash does not give', async () => {
+  const wanted = await freshSource();
+  const other = await freshSource();
+  const client = new RawClient();
+  await setupShipping(client, [wanted.source]);
+  client.socket.write(encodeClient({ kind: 'source', storePath: other.source.storePath, data: other.nar, last: true }));
+  expect(await client.next('error')).toEqual({
+    kind: 'error',
+    message: `cannot take the shipped source: sent ${other.source.storePath}, which was not asked for (expected ${wanted.source.storePath})`,
+  });
+  expect(await isValid(other.source.storePath)).toBe(false);
+
+  // The other's content announced under the wanted one's path: refused before anything is sent.
+  const lying = new RawClient();
+  expect(await setupShipping(lying, [{ ...other.source, storePath: wanted.source.storePath }])).toEqual({
+    kind: 'error',
+    message: `the shipped source ${wanted.source.storePath} is not the store path its NAR hash gives`,
+  });
+});
+
+test('a setup naming a host path the master did not ship is refused', async () => {
+  const cases: Array<[Partial<WireConfig>, string]> = [
+    [{ input: { kind: 'file', path: '/etc/passwd' } }, 'the input file /etc/passwd was not shipped: this worker reads only what the master sends'],
+    [{ includePaths: ['secrets=/root'] }, 'the -I entry secrets=/root was not shipped: this worker reads only what the master sends'],
+    [{ input: { kind: 'flake', lockedUrl: 'git+file:///srv/repo', attrPath: [] } }, 'the flake git+file:///srv/repo was not shipped with its inputs: this worker reads only what the master sends'],
+  ];
+  for (const [shipped, refusal] of cases) {
+    const client = new RawClient();
+    const serverNonce = await client.hello();
+    const nonce = newNonce();
+    const bytes = encodeConfig({ ...wire, ...shipped });
+    client.socket.write(encodeClient({ kind: 'setup', protocolVersion: PROTOCOL_VERSION, nonce, mac: clientMac(TOKEN, serverNonce, nonce, bytes), config: bytes }));
+    expect(await client.next('error')).toEqual({ kind: 'error', message: refusal });
   }
 });

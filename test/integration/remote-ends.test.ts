@@ -11,6 +11,7 @@ import { completeConfig, type WorkerConfig } from '../../src/config.js';
 import { createLogger, silentLogger } from '../../src/log.js';
 import { WorkerUnavailableError } from '../../src/master/worker.js';
 import { RemoteRefusedError } from '../../src/remote/client-handshake.js';
+import { shippedConfig } from '../../src/nix/ship-sources.js';
 import { RemoteWorker } from '../../src/remote/remote-worker.js';
 import { WorkerServer } from '../../src/remote/worker-server.js';
 import type { WorkChunk } from '../../src/work.js';
@@ -37,13 +38,15 @@ async function serve(limits: { maxConnections?: number } = {}): Promise<{ port: 
   return { port };
 }
 
-function remote(port: number): RemoteWorker {
+/** A remote worker of a master that ships as `shipped` does (as the CLI does, by default). */
+function remote(port: number, shipped: (config: WorkerConfig) => Promise<WorkerConfig> = shippedConfig): RemoteWorker {
   const worker = new RemoteWorker({
     id: 'r',
     endpoint: { host: '127.0.0.1', port },
     systems: undefined,
     token: undefined,
     timeouts: { pingAfterMs: 200, deadAfterMs: 60_000, reconnectAttempts: 2 },
+    shipped,
     log: silentLogger,
   });
   cleanups.push(() => worker.close());
@@ -98,12 +101,12 @@ test('a chunk of roots and siblings crosses as one Work and its results come bac
   expect(await worker.evaluate(chunk, 4)).toMatchObject([{ name: 'wide-10' }, { name: 'wide-2' }, { name: 'wide-3' }, { name: 'wide-4' }]);
 });
 
-test('a file the worker cannot see is refused at setup, in one line', async () => {
+test('a file the master names without shipping it is refused at setup, in one line', async () => {
   const { port } = await serve();
-  const worker = remote(port);
-  const setup = worker.setup(fileConfig('/nonexistent/evix/jobs.nix'));
+  const worker = remote(port, async (config) => config);
+  const setup = worker.setup(fileConfig(WIDE));
   await expect(setup).rejects.toThrow(RemoteRefusedError);
-  await expect(setup).rejects.toThrow(`worker 127.0.0.1:${port}: this worker cannot see the input file /nonexistent/evix/jobs.nix`);
+  await expect(setup).rejects.toThrow(`worker 127.0.0.1:${port}: the input file ${WIDE} was not shipped: this worker reads only what the master sends`);
 });
 
 test('--max-connections: a connection past the limit is refused, the ones within it are served', async () => {

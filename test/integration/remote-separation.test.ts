@@ -1,44 +1,118 @@
 /**
  * A remote worker that does not see what the master sees: its own empty
- * Nix store and no view of the master's checkout (tmpfs over both, in a
- * mount namespace: another machine, as far as Nix can tell). Needs root
+ * Nix store and no view of the master's files (tmpfs over both, in a mount
+ * namespace: another machine, as far as Nix can tell). The master ships
+ * the sources; the worker gives exactly what a local run gives. Needs root
  * (CI runs as root); skipped otherwise.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { derivations, runCli } from '../helpers.js';
+import { derivationSet, errors, runCli } from '../helpers.js';
 import { startWorker, type WorkerProcess } from '../workers.js';
 
 const skip = process.getuid?.() !== 0 ? 'not root' : undefined;
+const skipNote = skip ? ` (skipped: ${skip})` : '';
 
+let base: string;
 let checkout: string;
 let worker: WorkerProcess;
 
+const git = (cwd: string, ...args: string[]) => execa('git', ['-c', 'user.email=ci@evix', '-c', 'user.name=ci', ...args], { cwd });
+
 beforeAll(async () => {
   if (skip) return;
-  checkout = await mkdtemp(join(tmpdir(), 'evix-checkout-'));
-  await writeFile(join(checkout, 'flake.nix'), '{ outputs = { self }: { hydraJobs.a = derivation { name = "elsewhere"; system = "x86_64-linux"; builder = "/bin/sh"; }; }; }\n');
-  const git = (...args: string[]) => execa('git', ['-c', 'user.email=ci@evix', '-c', 'user.name=ci', ...args], { cwd: checkout });
-  await git('init', '-q');
-  await git('add', 'flake.nix');
-  await git('commit', '-qm', 'init');
-  worker = await startWorker(['--listen', '127.0.0.1:0', '--insecure'], { hide: [checkout, '/nix'] });
+  base = await mkdtemp(join(tmpdir(), 'evix-separate-'));
+  // An input flake given by path, and a git flake with an uncommitted change that reads its rev and date.
+  const dep = join(base, 'dep');
+  await mkdir(dep);
+  await writeFile(join(dep, 'flake.nix'), '{ outputs = { self }: { greeting = "from the input"; }; }\n');
+  checkout = join(base, 'checkout');
+  await mkdir(join(checkout, 'data'), { recursive: true });
+  await writeFile(
+    join(checkout, 'flake.nix'),
+    `{
+  inputs.dep.url = "path:${dep}";
+  outputs = { self, dep }: {
+    hydraJobs = {
+      fromInput = derivation { name = "from-input"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" dep.greeting ]; };
+      fromSelf = derivation {
+        name = "self-\${self.lastModifiedDate}";
+        system = "x86_64-linux";
+        builder = "/bin/sh";
+        rev = self.rev or "dirty";
+        data = ./data;
+      };
+    };
+  };
+}
+`,
+  );
+  await writeFile(join(checkout, 'data', 'x'), 'committed\n');
+  await git(checkout, 'init', '-q');
+  await git(checkout, 'add', '-A');
+  await git(checkout, 'commit', '-qm', 'init');
+  await writeFile(join(checkout, 'data', 'x'), 'uncommitted\n');
+  // A file that imports a sibling and copies it.
+  const files = join(base, 'files');
+  await mkdir(files);
+  await writeFile(join(files, 'lib.nix'), '{ name = "sibling"; }\n');
+  await writeFile(
+    join(files, 'jobs.nix'),
+    'let lib = import ./lib.nix; in { a = derivation { name = lib.name; system = "x86_64-linux"; builder = "/bin/sh"; src = ./lib.nix; }; }\n',
+  );
+  worker = await startWorker(['--listen', '127.0.0.1:0', '--insecure'], { hide: [base, '/nix'] });
 });
 afterAll(async () => {
   if (!skip) await worker.stop();
 });
 
-test.skipIf(skip !== undefined)(`a worker that cannot fetch the flake fails setup naming it; its work goes to the others${skip ? ` (skipped: ${skip})` : ''}`, async () => {
-  const remote = ['--remote', `127.0.0.1:${worker.port}`, '', '1'];
-  const alone = await runCli(['eval', '--no-daemon', '--no-eval-cache', '--workers', '0', ...remote, '--flake', `${checkout}#hydraJobs`]);
-  expect(alone.exitCode).toBe(1);
-  expect(alone.events).toEqual([]);
-  expect(alone.stderr.trim().split('\n').at(-1)).toMatch(new RegExp(`^evix: worker 127\\.0\\.0\\.1:${worker.port}: cannot fetch the flake 'git\\+file://${checkout}\\?.*': program 'git' failed`));
+/** The same evaluation locally and on the separated worker alone (-v: its log says what was shipped). */
+async function localAndRemote(input: string[]) {
+  const common = ['eval', '--no-daemon', '--no-eval-cache', ...input];
+  const local = await runCli([...common, '--workers', '1']);
+  const remote = await runCli([...common, '--workers', '0', '--remote', `127.0.0.1:${worker.port}`, '', '1', '-v']);
+  expect(local.exitCode).toBe(0);
+  expect(remote.exitCode, remote.stderr).toBe(0);
+  return { local, remote };
+}
 
-  const withLocal = await runCli(['eval', '--no-daemon', '--no-eval-cache', '--workers', '1', ...remote, '--flake', `${checkout}#hydraJobs`]);
-  expect(withLocal.exitCode).toBe(0);
-  expect(derivations(withLocal.events).map((d) => d.name)).toEqual(['elsewhere']);
+const shippedBytes = (stderr: string) => Number(/shipped sources \(.*bytes=(\d+)/.exec(stderr)?.[1] ?? 0);
+
+test.skipIf(skip !== undefined)(`a dirty git flake with a path input: shipped once, exactly the local derivations${skipNote}`, async () => {
+  const flake = ['--flake', `${checkout}#hydraJobs`];
+  const first = await localAndRemote(flake);
+  expect(derivationSet(first.remote.events)).toEqual(derivationSet(first.local.events));
+  expect(derivationSet(first.local.events)).toHaveLength(2);
+  expect(errors(first.remote.events)).toEqual([]);
+  // The flake's source and its input's.
+  expect(first.remote.stderr).toMatch(/shipped sources \(.*sources=2/);
+  expect(shippedBytes(first.remote.stderr)).toBeGreaterThan(0);
+
+  const second = await localAndRemote(flake);
+  expect(derivationSet(second.remote.events)).toEqual(derivationSet(first.local.events));
+  expect(shippedBytes(second.remote.stderr)).toBe(0);
+  expect(second.remote.stderr).not.toMatch(/shipping sources/);
+});
+
+test.skipIf(skip !== undefined)(`a --file importing a sibling evaluates on the worker as it does here${skipNote}`, async () => {
+  const { local, remote } = await localAndRemote(['--file', join(base, 'files', 'jobs.nix')]);
+  expect(derivationSet(remote.events)).toEqual(derivationSet(local.events));
+  expect(derivationSet(local.events)).toHaveLength(1);
+});
+
+test.skipIf(skip !== undefined)(`the worker's own files stay out of reach: the master reads only what it ships${skipNote}`, async () => {
+  const remote = ['--workers', '0', '--remote', `127.0.0.1:${worker.port}`, '', '1'];
+  const probe = await runCli([
+    'eval', '--no-daemon', '--no-eval-cache', ...remote,
+    '--file', join(base, 'files', 'jobs.nix'),
+    '--select', 'r: { x = builtins.readFile /etc/hostname; y = builtins.readDir /root; }',
+  ]);
+  expect(probe.events.map((e) => ('error' in e ? e.error : e))).toEqual([
+    expect.objectContaining({ attrs: ['x', 'y'] }),
+    "access to absolute path '/etc/hostname' is forbidden in restricted mode",
+    "access to absolute path '/root' is forbidden in restricted mode",
+  ]);
 });

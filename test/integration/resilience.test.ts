@@ -36,10 +36,11 @@ test('a --max-memory smaller than the run needs restarts the evaluators and the 
   // What one evaluator holds after 10 of these items, on this machine's Nix.
   const tenItems = await collect(slow(10), 1);
   const limit = tenItems.memory!.peakMiB;
-  const reference = await collect(slow(60), 1);
+  const reference = await collect(slow(90), 1);
   let locals: readonly LocalWorker[] = [];
-  const run = await collect({ ...slow(60), maxMemoryMiB: limit }, 2, { onWorkers: (workers) => (locals = workers) });
-  // Each evaluator passes the limit about every 10 items.
+  const run = await collect({ ...slow(90), maxMemoryMiB: limit }, 2, { onWorkers: (workers) => (locals = workers) });
+  // Each evaluator passes the limit about every 10 items: 9 restarts or so,
+  // fewer when the full suite's load makes the 10-item reading high (once just 1 in 60 items).
   expect(locals.reduce((sum, w) => sum + w.restarts, 0)).toBeGreaterThanOrEqual(3);
   expect(run.fatal).toBeUndefined();
   expect(errors(run.events)).toEqual([]);

@@ -1,6 +1,6 @@
 import { expect, test } from 'vitest';
 import { FrameDecoder, FramingError } from '../../src/protocol/framing.js';
-import { decodeClient, decodeConfig, decodeServer, encodeClient, encodeConfig, encodeServer, type ServerMessage } from '../../src/protocol/codec.js';
+import { SOURCE_PART_BYTES, decodeClient, decodeConfig, decodeServer, encodeClient, encodeConfig, encodeServer, type ServerMessage } from '../../src/protocol/codec.js';
 import { ITEM_ANSWERS } from '../protocol-samples.js';
 
 const chunk = (id: number) => [{ kind: 'path' as const, path: ['a', `b.${id}`, 'ü'] }];
@@ -66,6 +66,8 @@ test('every server message survives a round trip', () => {
     { kind: 'ready', proof: new Uint8Array([9, 8]) },
     { kind: 'error', message: 'authentication failed' },
     { kind: 'pong', id: 12 },
+    { kind: 'want', storePaths: ['/nix/store/00000000000000000000000000000000-source'] },
+    { kind: 'want', storePaths: [] },
     ...ITEM_ANSWERS,
   ];
   for (const m of messages) expect(decodeServer(new FrameDecoder().push(encodeServer(m))[0]!)).toEqual(m);
@@ -88,6 +90,7 @@ test('the config survives a round trip', () => {
     maxMemoryMiB: 2048,
     select: 'root: root.hydraJobs',
     apply: 'drv: drv.version',
+    sources: [{ storePath: '/nix/store/00000000000000000000000000000000-source', narHash: 'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=', narSize: 2 ** 40 }],
   };
   expect(decodeConfig(encodeConfig(config))).toEqual(config);
   const file = { ...config, input: { kind: 'file' as const, path: '/jobs.nix' } };
@@ -98,4 +101,11 @@ test('large messages decode within the traversal limit', () => {
   const attrs = Array.from({ length: 5000 }, (_, i) => `child-${i}`);
   const m: ServerMessage = { kind: 'event', id: 1, events: [{ attr: 'big', attrPath: ['big'], attrs }, ...attrs.map((name) => ({ skip: true as const, attrPath: ['big', name] }))] };
   expect(decodeServer(encodeServer(m))).toEqual(m);
+});
+
+test('a source part survives a round trip, and one over the bound is refused', () => {
+  const part = { kind: 'source' as const, storePath: '/nix/store/00000000000000000000000000000000-source', data: new Uint8Array([0, 1, 2, 255]), last: true };
+  expect(decodeClient(new FrameDecoder().push(encodeClient(part))[0]!)).toEqual(part);
+  const over = encodeClient({ ...part, data: new Uint8Array(SOURCE_PART_BYTES + 1) });
+  expect(() => decodeClient(new FrameDecoder({ maxFrameBytes: 4 << 20, maxSegments: 16 }).push(over)[0]!)).toThrow(/source part over/);
 });

@@ -31,7 +31,15 @@ export const ServerMessage_Which = {
 * answers a ping
 *
 */
-  PONG: 5
+  PONG: 5,
+  /**
+* after Setup: the shipped sources (store
+* paths of Config.sources) this worker lacks,
+* in the order it wants them; empty when it
+* has them all. Ready or Error follows.
+*
+*/
+  WANT: 6
 } as const;
 export type ServerMessage_Which = (typeof ServerMessage_Which)[keyof typeof ServerMessage_Which];
 export class ServerMessage extends $.Struct {
@@ -41,6 +49,7 @@ export class ServerMessage extends $.Struct {
   static readonly STATUS = ServerMessage_Which.STATUS;
   static readonly ERROR = ServerMessage_Which.ERROR;
   static readonly PONG = ServerMessage_Which.PONG;
+  static readonly WANT = ServerMessage_Which.WANT;
   static readonly _capnp = {
     displayName: "ServerMessage",
     id: "ce7f1448ac0f94e0",
@@ -191,6 +200,38 @@ export class ServerMessage extends $.Struct {
   set pong(value: bigint) {
     $.utils.setUint16(0, 5, this);
     $.utils.setUint64(8, value, this);
+  }
+  _adoptWant(value: $.Orphan<$.List<string>>): void {
+    $.utils.setUint16(0, 6, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownWant(): $.Orphan<$.List<string>> {
+    return $.utils.disown(this.want);
+  }
+  /**
+* after Setup: the shipped sources (store
+* paths of Config.sources) this worker lacks,
+* in the order it wants them; empty when it
+* has them all. Ready or Error follows.
+*
+*/
+  get want(): $.List<string> {
+    $.utils.testWhich("want", $.utils.getUint16(0, this), 6, this);
+    return $.utils.getList(0, $.TextList, this);
+  }
+  _hasWant(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initWant(length: number): $.List<string> {
+    $.utils.setUint16(0, 6, this);
+    return $.utils.initList(0, $.TextList, length, this);
+  }
+  get _isWant(): boolean {
+    return $.utils.getUint16(0, this) === 6;
+  }
+  set want(value: $.List<string>) {
+    $.utils.setUint16(0, 6, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
   toString(): string { return "ServerMessage_" + super.toString(); }
   which(): ServerMessage_Which {
@@ -698,7 +739,12 @@ export const ClientMessage_Which = {
 * liveness check while waiting on a silent peer
 *
 */
-  PING: 3
+  PING: 3,
+  /**
+* the NAR of a source the worker wanted
+*
+*/
+  SOURCE: 4
 } as const;
 export type ClientMessage_Which = (typeof ClientMessage_Which)[keyof typeof ClientMessage_Which];
 export class ClientMessage extends $.Struct {
@@ -706,6 +752,7 @@ export class ClientMessage extends $.Struct {
   static readonly WORK = ClientMessage_Which.WORK;
   static readonly SHUTDOWN = ClientMessage_Which.SHUTDOWN;
   static readonly PING = ClientMessage_Which.PING;
+  static readonly SOURCE = ClientMessage_Which.SOURCE;
   static readonly _capnp = {
     displayName: "ClientMessage",
     id: "926b95a00d43459f",
@@ -782,10 +829,85 @@ export class ClientMessage extends $.Struct {
     $.utils.setUint16(0, 3, this);
     $.utils.setUint64(8, value, this);
   }
+  _adoptSource(value: $.Orphan<SourcePart>): void {
+    $.utils.setUint16(0, 4, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownSource(): $.Orphan<SourcePart> {
+    return $.utils.disown(this.source);
+  }
+  /**
+* the NAR of a source the worker wanted
+*
+*/
+  get source(): SourcePart {
+    $.utils.testWhich("source", $.utils.getUint16(0, this), 4, this);
+    return $.utils.getStruct(0, SourcePart, this);
+  }
+  _hasSource(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initSource(): SourcePart {
+    $.utils.setUint16(0, 4, this);
+    return $.utils.initStructAt(0, SourcePart, this);
+  }
+  get _isSource(): boolean {
+    return $.utils.getUint16(0, this) === 4;
+  }
+  set source(value: SourcePart) {
+    $.utils.setUint16(0, 4, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
   toString(): string { return "ClientMessage_" + super.toString(); }
   which(): ClientMessage_Which {
     return $.utils.getUint16(0, this) as ClientMessage_Which;
   }
+}
+export class SourcePart extends $.Struct {
+  static readonly _capnp = {
+    displayName: "SourcePart",
+    id: "f82eeb09638ef8d9",
+    size: new $.ObjectSize(8, 2),
+  };
+  get storePath(): string {
+    return $.utils.getText(0, this);
+  }
+  set storePath(value: string) {
+    $.utils.setText(0, value, this);
+  }
+  _adoptData(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(1, this));
+  }
+  _disownData(): $.Orphan<$.Data> {
+    return $.utils.disown(this.data);
+  }
+  /**
+* at most SOURCE_PART_BYTES (codec.ts)
+*
+*/
+  get data(): $.Data {
+    return $.utils.getData(1, this);
+  }
+  _hasData(): boolean {
+    return !$.utils.isNull($.utils.getPointer(1, this));
+  }
+  _initData(length: number): $.Data {
+    return $.utils.initData(1, length, this);
+  }
+  set data(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(1, this));
+  }
+  /**
+* the source's NAR ends with this part
+*
+*/
+  get last(): boolean {
+    return $.utils.getBit(0, this);
+  }
+  set last(value: boolean) {
+    $.utils.setBit(0, value, this);
+  }
+  toString(): string { return "SourcePart_" + super.toString(); }
 }
 export class Setup extends $.Struct {
   static readonly _capnp = {
@@ -1056,7 +1178,7 @@ export class Config_Input extends $.Struct {
   static readonly _capnp = {
     displayName: "input",
     id: "a83e591d82a1ed81",
-    size: new $.ObjectSize(8, 6),
+    size: new $.ObjectSize(8, 7),
   };
   get file(): string {
     $.utils.testWhich("file", $.utils.getUint16(0, this), 0, this);
@@ -1114,10 +1236,11 @@ export class Config extends $.Struct {
   static readonly _capnp = {
     displayName: "Config",
     id: "ae09b5be263a858f",
-    size: new $.ObjectSize(8, 6),
+    size: new $.ObjectSize(8, 7),
   };
   static _AutoArgs: $.ListCtor<AutoArg>;
   static _NixOptions: $.ListCtor<Entry>;
+  static _Sources: $.ListCtor<Source>;
   get input(): Config_Input {
     return $.utils.getAs(Config_Input, this);
   }
@@ -1234,7 +1357,61 @@ export class Config extends $.Struct {
   set apply(value: string) {
     $.utils.setText(5, value, this);
   }
+  _adoptSources(value: $.Orphan<$.List<Source>>): void {
+    $.utils.adopt(value, $.utils.getPointer(6, this));
+  }
+  _disownSources(): $.Orphan<$.List<Source>> {
+    return $.utils.disown(this.sources);
+  }
+  /**
+* every store path the input reads, which
+* the master ships to a worker that lacks
+* it; the input names no other host path
+*
+*/
+  get sources(): $.List<Source> {
+    return $.utils.getList(6, Config._Sources, this);
+  }
+  _hasSources(): boolean {
+    return !$.utils.isNull($.utils.getPointer(6, this));
+  }
+  _initSources(length: number): $.List<Source> {
+    return $.utils.initList(6, Config._Sources, length, this);
+  }
+  set sources(value: $.List<Source>) {
+    $.utils.copyFrom(value, $.utils.getPointer(6, this));
+  }
   toString(): string { return "Config_" + super.toString(); }
+}
+export class Source extends $.Struct {
+  static readonly _capnp = {
+    displayName: "Source",
+    id: "a09f27f3b3f41614",
+    size: new $.ObjectSize(8, 2),
+  };
+  get storePath(): string {
+    return $.utils.getText(0, this);
+  }
+  set storePath(value: string) {
+    $.utils.setText(0, value, this);
+  }
+  /**
+* SRI, sha256: the store path is derived from it
+*
+*/
+  get narHash(): string {
+    return $.utils.getText(1, this);
+  }
+  set narHash(value: string) {
+    $.utils.setText(1, value, this);
+  }
+  get narSize(): bigint {
+    return $.utils.getUint64(0, this);
+  }
+  set narSize(value: bigint) {
+    $.utils.setUint64(0, value, this);
+  }
+  toString(): string { return "Source_" + super.toString(); }
 }
 export class Flake extends $.Struct {
   static readonly _capnp = {
@@ -1314,3 +1491,4 @@ Derivation._InputDrvs = $.CompositeList(InputDrv);
 Work._Units = $.CompositeList(WorkUnit);
 Config._AutoArgs = $.CompositeList(AutoArg);
 Config._NixOptions = $.CompositeList(Entry);
+Config._Sources = $.CompositeList(Source);
