@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type { ResolvedInput } from '../config.js';
 import { FLAKE_FEATURES, NixCommandError, runNix, startNixEarly } from './commands.js';
+import { storePathInput } from './ship-sources.js';
 import { parseAttrPath } from './syntax.js';
 
 interface FlakeMetadata {
@@ -65,9 +66,12 @@ export async function lockFlake(refWithFragment: string, options: LockOptions): 
   const lock = { sourcePath: metadata.path, root: metadata.locked, locks: metadata.locks };
   if (options.overrideInputs.length === 0 && options.referenceLockFile === undefined) return { input: { kind: 'flake', lockedUrl: metadata.url, attrPath, lock }, ...(pin ? { pin } : {}) };
   // getFlake reads the flake's own lock file, which knows nothing of the
-  // overrides or the reference lock: hand the workers the lock itself.
+  // overrides or the reference lock: hand the workers the lock itself. The
+  // root as its store path (what locking put there): fetching a dirty tree
+  // again is refused in restricted mode.
+  const { locked: root, shippedInfo } = storePathInput(metadata.locked, metadata.path);
   return {
-    input: { kind: 'flake', lockedUrl: metadata.url, attrPath, overriddenLock: JSON.stringify({ root: metadata.locked, locks: metadata.locks }), lock },
+    input: { kind: 'flake', lockedUrl: metadata.url, attrPath, overriddenLock: JSON.stringify({ root, shippedInfo, locks: metadata.locks }), lock },
     ...(pin ? { pin } : {}),
   };
 }

@@ -67,9 +67,9 @@ async function shippedLock(lock: FlakeLock, workdir: string): Promise<{ lockJson
   const inputs = Object.entries(graph.nodes).filter(([key, node]) => key !== graph.root && node.locked !== undefined);
   const fetched = inputs.length === 0 ? {} : await fetchLocked(Object.fromEntries(inputs.map(([key, node]) => [key, node.locked!])), workdir);
   const nodes = Object.fromEntries(
-    Object.entries(graph.nodes).map(([key, node]) => [key, key in fetched ? { ...node, ...shippedNode(node.locked!, fetched[key]!) } : node]),
+    Object.entries(graph.nodes).map(([key, node]) => [key, key in fetched ? { ...node, ...storePathInput(node.locked!, fetched[key]!) } : node]),
   );
-  const { locked: root, shippedInfo } = shippedNode(lock.root, lock.sourcePath);
+  const { locked: root, shippedInfo } = storePathInput(lock.root, lock.sourcePath);
   return { lockJson: JSON.stringify({ root, shippedInfo, locks: { ...graph, nodes } }), paths: [lock.sourcePath, ...Object.values(fetched)] };
 }
 
@@ -88,7 +88,7 @@ async function fetchLocked(locked: Record<string, Record<string, unknown>>, work
  * its sourceInfo that Nix derives from the locked input (as Nix 2.8's
  * emitTreeAttrs does).
  */
-function shippedNode(locked: Record<string, unknown>, storePath: string): { locked: Record<string, unknown>; shippedInfo: Record<string, unknown> } {
+export function storePathInput(locked: Record<string, unknown>, storePath: string): { locked: Record<string, unknown>; shippedInfo: Record<string, unknown> } {
   const info: Record<string, unknown> = {};
   if (locked.type === 'git') info.submodules = locked.submodules ?? false;
   if (typeof locked.rev === 'string') Object.assign(info, { rev: locked.rev, shortRev: locked.rev.slice(0, 7) });

@@ -115,6 +115,9 @@ export function handshake(options: HandshakeOptions): Promise<ClientConnection> 
   });
 }
 
+/** A large shipment says how far it is every this many bytes. */
+const SHIPPING_PROGRESS_BYTES = 64 << 20;
+
 /** Sends the sources a worker asked for, part by part, as fast as the connection takes them. */
 async function ship(connection: ClientConnection, storePaths: readonly string[], options: HandshakeOptions): Promise<void> {
   if (storePaths.length === 0) return;
@@ -126,7 +129,9 @@ async function ship(connection: ClientConnection, storePaths: readonly string[],
   });
   const bytes = wanted.reduce((sum, s) => sum + s.narSize, 0);
   const started = Date.now();
-  options.log.info({ worker: where, sources: wanted.length, bytes }, 'shipping sources');
+  options.log.info({ sources: wanted.length, bytes }, 'shipping sources');
+  let sent = 0;
+  let reported = 0;
   for (const { storePath } of wanted) {
     let pending: Buffer = Buffer.alloc(0);
     for await (const chunk of narOf(storePath)) {
@@ -134,6 +139,11 @@ async function ship(connection: ClientConnection, storePaths: readonly string[],
       while (pending.length >= SOURCE_PART_BYTES) {
         connection.send({ kind: 'source', storePath, data: pending.subarray(0, SOURCE_PART_BYTES), last: false });
         pending = pending.subarray(SOURCE_PART_BYTES);
+        sent += SOURCE_PART_BYTES;
+        if (sent - reported >= SHIPPING_PROGRESS_BYTES) {
+          reported = sent;
+          options.log.info({ sent, bytes }, 'shipping sources');
+        }
         await connection.writable();
       }
       if (connection.closed) throw new Error(`worker ${where}: connection closed while shipping sources`);
@@ -141,5 +151,5 @@ async function ship(connection: ClientConnection, storePaths: readonly string[],
     connection.send({ kind: 'source', storePath, data: pending, last: true });
     await connection.writable();
   }
-  options.log.info({ worker: where, sources: wanted.length, bytes, ms: Date.now() - started }, 'shipped sources');
+  options.log.info({ sources: wanted.length, bytes, ms: Date.now() - started }, 'shipped sources');
 }

@@ -29,6 +29,8 @@ beforeAll(async () => {
   const dep = join(base, 'dep');
   await mkdir(dep);
   await writeFile(join(dep, 'flake.nix'), '{ outputs = { self }: { greeting = "from the input"; }; }\n');
+  await mkdir(join(base, 'other'));
+  await writeFile(join(base, 'other', 'flake.nix'), '{ outputs = { self }: { greeting = "from the override"; }; }\n');
   checkout = join(base, 'checkout');
   await mkdir(join(checkout, 'data'), { recursive: true });
   await writeFile(
@@ -95,12 +97,20 @@ test.skipIf(skip !== undefined)(`a dirty git flake with a path input: shipped on
   expect(derivationSet(second.remote.events)).toEqual(derivationSet(first.local.events));
   expect(shippedBytes(second.remote.stderr)).toBe(0);
   expect(second.remote.stderr).not.toMatch(/shipping sources/);
+
+  // An input overridden on the master's command line is what the worker gets (the dirty root included).
+  const overridden = await localAndRemote([...flake, '--override-input', 'dep', `path:${join(base, 'other')}`]);
+  expect(derivationSet(overridden.remote.events)).toEqual(derivationSet(overridden.local.events));
+  expect(derivationSet(overridden.local.events)).not.toEqual(derivationSet(first.local.events));
 });
 
-test.skipIf(skip !== undefined)(`a --file importing a sibling evaluates on the worker as it does here${skipNote}`, async () => {
-  const { local, remote } = await localAndRemote(['--file', join(base, 'files', 'jobs.nix')]);
-  expect(derivationSet(remote.events)).toEqual(derivationSet(local.events));
-  expect(derivationSet(local.events)).toHaveLength(1);
+test.skipIf(skip !== undefined)(`a --file importing a sibling, and an --expr reading an -I entry, evaluate on the worker as they do here${skipNote}`, async () => {
+  const file = await localAndRemote(['--file', join(base, 'files', 'jobs.nix')]);
+  expect(derivationSet(file.remote.events)).toEqual(derivationSet(file.local.events));
+  expect(derivationSet(file.local.events)).toHaveLength(1);
+
+  const expr = await localAndRemote(['--expr', 'import <files/jobs.nix>', '-I', `files=${join(base, 'files')}`]);
+  expect(derivationSet(expr.remote.events)).toEqual(derivationSet(file.local.events));
 });
 
 test.skipIf(skip !== undefined)(`the worker's own files stay out of reach: the master reads only what it ships${skipNote}`, async () => {
