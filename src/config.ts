@@ -79,6 +79,8 @@ export interface StoreSource {
   /** SRI sha256 of its NAR serialisation: the store path is derived from it. */
   narHash: string;
   narSize: number;
+  /** The master's own (never sent): where it reads the source from, when that is not the store path (a local directory). */
+  readFrom?: string;
 }
 
 export interface WorkerConfig extends EvalOptions {

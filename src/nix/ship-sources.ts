@@ -11,8 +11,9 @@
  *   beside it (`shippedInfo`) and callLocked lays it over what fetchTree
  *   gives: `self.rev`, `lastModifiedDate` and the like read as on the
  *   master.
- * - A file: its directory, added to the store as `nix-store --add` does,
- *   and the file named inside it. A path literal for that directory itself
+ * - A file: its directory, as `nix-store --add` would add it (hashed
+ *   here, read from where it is, not added to this store), and the file
+ *   named inside it. A path literal for that directory itself
  *   (`./.`) is then a store path, which Nix copies again under another
  *   name: the one difference from a local run (see docs/protocol.md).
  * - `-I` entries that are local paths (for a file or an expression), the
@@ -22,9 +23,11 @@
  * hash and name, which is what lets a worker check what it is sent.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { basename, dirname, resolve } from 'node:path';
 import type { FlakeLock, StoreSource, WorkerConfig } from '../config.js';
 import { FLAKE_FEATURES, NixCommandError, runNix } from './commands.js';
+import { narOfLocalPath } from './nar.js';
 import { nixString, splitIncludeEntry } from './syntax.js';
 import { parseSha256, sourceStorePath, sriSha256, storePathName } from './store-path.js';
 
@@ -48,11 +51,10 @@ export async function shippedConfig(config: WorkerConfig): Promise<WorkerConfig>
     const { prefix, value, url } = splitIncludeEntry(entry);
     return { entry, prefix, ...(url ? {} : { path: resolve(config.workdir, value) }) };
   });
-  const local = [...(input.kind === 'file' ? [dirname(input.path)] : []), ...includes.flatMap((i) => (i.path ? [i.path] : []))];
-  const added = await addToStore(local, config.workdir);
-  const storeOf = new Map(local.map((path, i) => [path, added[i]!]));
+  const local = [...new Set([...(input.kind === 'file' ? [dirname(input.path)] : []), ...includes.flatMap((i) => (i.path ? [i.path] : []))])];
+  const sources = await Promise.all(local.map(describeLocal));
+  const storeOf = new Map(local.map((path, i) => [path, sources[i]!.storePath]));
   const includePaths = includes.map((i) => (i.path ? `${i.prefix}${storeOf.get(i.path)!}` : i.entry));
-  const sources = await describeSources([...new Set(added)], config.workdir);
   const shippedInput = input.kind === 'file' ? { kind: 'file' as const, path: `${storeOf.get(dirname(input.path))!}/${basename(input.path)}` } : input;
   return { ...config, input: shippedInput, includePaths, sources };
 }
@@ -100,14 +102,23 @@ export function storePathInput(locked: Record<string, unknown>, storePath: strin
   return { locked: { type: 'path', path: storePath, ...(locked.dir === undefined ? {} : { dir: locked.dir }) }, shippedInfo: info };
 }
 
-/** Adds local paths to the store whole, as `nix-store --add` does: their store paths, in order. */
-async function addToStore(paths: string[], workdir: string): Promise<string[]> {
-  if (paths.length === 0) return [];
-  try {
-    return (await runNix('nix-store', ['--add', ...paths], { cwd: workdir })).trim().split('\n');
-  } catch (error) {
-    throw new NixCommandError(`cannot add ${paths.join(', ')} to the store to ship: ${(error as Error).message}`);
+/**
+ * A local path as the source `nix-store --add` would make of it, without
+ * adding it to this store (which would also copy whatever else the
+ * directory holds where every user can read it): its NAR, written and
+ * hashed here.
+ */
+async function describeLocal(path: string): Promise<StoreSource> {
+  const hash = createHash('sha256');
+  let narSize = 0;
+  for await (const chunk of narOfLocalPath(path)) {
+    hash.update(chunk);
+    narSize += chunk.length;
   }
+  const digest = hash.digest();
+  const storePath = sourceStorePath(digest, basename(path));
+  if (storePathName(storePath) === undefined) throw new NixCommandError(`cannot ship ${path}: '${basename(path)}' is not a name the Nix store allows`);
+  return { storePath, narHash: sriSha256(digest), narSize, readFrom: path };
 }
 
 /** Each path's NAR hash and size (`nix path-info`), checked to be a content-addressed source. */
@@ -128,8 +139,8 @@ async function describeSources(paths: string[], workdir: string): Promise<StoreS
 }
 
 /** The NAR serialisation of a store path (`nix-store --dump`), as it is produced. */
-export async function* narOf(storePath: string): AsyncGenerator<Buffer> {
-  const child = spawn('nix-store', ['--dump', storePath], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function* narOf(path: string): AsyncGenerator<Buffer> {
+  const child = spawn('nix-store', ['--dump', path], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
   const exited = new Promise<number | null>((resolve, reject) => {
@@ -139,7 +150,7 @@ export async function* narOf(storePath: string): AsyncGenerator<Buffer> {
   try {
     for await (const chunk of child.stdout) yield chunk as Buffer;
     const code = await exited;
-    if (code !== 0) throw new NixCommandError(`cannot read ${storePath}: ${stderr.trim().split('\n').at(-1) ?? `nix-store exited ${code}`}`);
+    if (code !== 0) throw new NixCommandError(`cannot read ${path}: ${stderr.trim().split('\n').at(-1) ?? `nix-store exited ${code}`}`);
   } finally {
     child.kill();
   }

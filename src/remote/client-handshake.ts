@@ -9,6 +9,7 @@ import { connect as connectTcp, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import type { StoreSource } from '../config.js';
 import type { Logger } from '../log.js';
+import { narOfLocalPath } from '../nix/nar.js';
 import { narOf } from '../nix/ship-sources.js';
 import { clientMac, macEqual, newNonce, serverProof } from '../protocol/auth.js';
 import { PROTOCOL_VERSION, SOURCE_PART_BYTES, decodeServer, encodeClient, type ClientMessage, type ServerMessage } from '../protocol/codec.js';
@@ -132,9 +133,9 @@ async function ship(connection: ClientConnection, storePaths: readonly string[],
   options.log.info({ sources: wanted.length, bytes }, 'shipping sources');
   let sent = 0;
   let reported = 0;
-  for (const { storePath } of wanted) {
+  for (const { storePath, readFrom } of wanted) {
     let pending: Buffer = Buffer.alloc(0);
-    for await (const chunk of narOf(storePath)) {
+    for await (const chunk of readFrom ? narOfLocalPath(readFrom) : narOf(storePath)) {
       pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
       while (pending.length >= SOURCE_PART_BYTES) {
         connection.send({ kind: 'source', storePath, data: pending.subarray(0, SOURCE_PART_BYTES), last: false });
