@@ -234,7 +234,7 @@ export class Evaluator {
 
   /** The request's error, after logging what else it printed (traces, warnings). */
   #splitLogged(response: ReplResponse, path: AttrPath): { error: string | undefined } {
-    const { error, log } = splitOutput(response.text);
+    const { error, log } = splitOutput(response.text, this.#config.showTrace);
     if (log.length > 0) {
       const attr = formatAttrPath(path);
       for (const line of log) this.#log.info({ attr }, line);

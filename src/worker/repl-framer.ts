@@ -16,6 +16,7 @@
  */
 
 import { LineSplitter } from '../lines.js';
+import { messageFirst } from '../nix/error-layout.js';
 
 export interface ReplResponse {
   id: number;
@@ -137,15 +138,17 @@ export function parsePrintedJson(printed: string): unknown {
 
 /**
  * Splits a request's text into the Nix error (from the first `error:` line
- * on, Nix's whole message with its code frame and traces) and the log lines
- * before it (`trace:`, `warning:`), which are not failures.
+ * on, Nix's whole message with its code frame, and its trace when
+ * `keepTrace`, in Nix 2.8's layout whatever the version: see
+ * src/nix/error-layout.ts) and the log lines before it (`trace:`,
+ * `warning:`), which are not failures.
  */
-export function splitOutput(text: string): { error: string | undefined; log: string[] } {
+export function splitOutput(text: string, keepTrace = false): { error: string | undefined; log: string[] } {
   const lines = text.split('\n');
   const at = lines.findIndex((l) => l.startsWith('error:'));
   const logLines = (at === -1 ? lines : lines.slice(0, at)).filter((l) => l !== '' && !l.startsWith('Welcome to Nix'));
   if (at === -1) return { error: undefined, log: logLines };
-  const error = dropHelperFrames(lines.slice(at)).join('\n').replace(/^error: /, '').trimEnd();
+  const error = dropHelperFrames(messageFirst(lines.slice(at), keepTrace)).join('\n').replace(/^error: /, '').trimEnd();
   return { error, log: logLines };
 }
 
