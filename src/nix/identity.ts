@@ -17,7 +17,13 @@ export function startNixIdentity(): void {
   startNixEarly(...ASK);
 }
 
-export async function nixIdentity(): Promise<NixIdentity> {
-  const [nixVersion, system] = JSON.parse(await runNix(...ASK)) as [string, string];
-  return { nixVersion, system };
+let asked: Promise<NixIdentity> | undefined;
+
+/** Asked once per process: the cache key and the evaluators' dialect (see dialect.ts) share the answer. */
+export function nixIdentity(): Promise<NixIdentity> {
+  asked ??= runNix(...ASK).then((output) => {
+    const [nixVersion, system] = JSON.parse(output) as [string, string];
+    return { nixVersion, system };
+  });
+  return asked;
 }

@@ -42,8 +42,7 @@ export async function shippedConfig(config: WorkerConfig): Promise<WorkerConfig>
   const { input } = config;
   if (input.kind === 'flake') {
     if (!input.lock) throw new NixCommandError('cannot ship the flake: it was not locked by this master');
-    const { lockJson, paths } = await shippedLock(input.lock, config.workdir);
-    const sources = await describeSources(paths, config.workdir);
+    const { lockJson, sources } = await shippedLock(input.lock, config.workdir);
     const { lock: _lock, ...rest } = input;
     return { ...config, input: { ...rest, overriddenLock: lockJson }, sources };
   }
@@ -64,15 +63,20 @@ export async function shippedConfig(config: WorkerConfig): Promise<WorkerConfig>
  * store first (locking may leave inputs unfetched), as JSON in the form
  * `callLocked` reads.
  */
-async function shippedLock(lock: FlakeLock, workdir: string): Promise<{ lockJson: string; paths: string[] }> {
+async function shippedLock(lock: FlakeLock, workdir: string): Promise<{ lockJson: string; sources: StoreSource[] }> {
   const graph = lock.locks as LockFile;
   const inputs = Object.entries(graph.nodes).filter(([key, node]) => key !== graph.root && node.locked !== undefined);
   const fetched = inputs.length === 0 ? {} : await fetchLocked(Object.fromEntries(inputs.map(([key, node]) => [key, node.locked!])), workdir);
+  const sources = await describeSources([...new Set([lock.sourcePath, ...Object.values(fetched)])], workdir);
+  const narHashOf = new Map(sources.map((s) => [s.storePath, s.narHash]));
   const nodes = Object.fromEntries(
-    Object.entries(graph.nodes).map(([key, node]) => [key, key in fetched ? { ...node, ...storePathInput(node.locked!, fetched[key]!) } : node]),
+    Object.entries(graph.nodes).map(([key, node]) => {
+      const storePath = fetched[key];
+      return [key, storePath === undefined ? node : { ...node, ...storePathInput(node.locked!, storePath, narHashOf.get(storePath)) }];
+    }),
   );
-  const { locked: root, shippedInfo } = storePathInput(lock.root, lock.sourcePath);
-  return { lockJson: JSON.stringify({ root, shippedInfo, locks: { ...graph, nodes } }), paths: [lock.sourcePath, ...Object.values(fetched)] };
+  const { locked: root, shippedInfo } = storePathInput(lock.root, lock.sourcePath, narHashOf.get(lock.sourcePath));
+  return { lockJson: JSON.stringify({ root, shippedInfo, locks: { ...graph, nodes } }), sources };
 }
 
 /** Fetches locked inputs into the store, all in one `nix eval`: their store paths by node. */
@@ -86,11 +90,15 @@ async function fetchLocked(locked: Record<string, Record<string, unknown>>, work
 }
 
 /**
- * A locked input as a path input on its store path, and the attributes of
- * its sourceInfo that Nix derives from the locked input (as Nix 2.8's
- * emitTreeAttrs does).
+ * A locked input as a path input on its store path (with its NAR hash when
+ * known), and the attributes of its sourceInfo that Nix derives from the
+ * locked input (as Nix 2.8's emitTreeAttrs does).
  */
-export function storePathInput(locked: Record<string, unknown>, storePath: string): { locked: Record<string, unknown>; shippedInfo: Record<string, unknown> } {
+export function storePathInput(
+  locked: Record<string, unknown>,
+  storePath: string,
+  narHash: unknown = locked.narHash,
+): { locked: Record<string, unknown>; shippedInfo: Record<string, unknown> } {
   const info: Record<string, unknown> = {};
   if (locked.type === 'git') info.submodules = locked.submodules ?? false;
   if (typeof locked.rev === 'string') Object.assign(info, { rev: locked.rev, shortRev: locked.rev.slice(0, 7) });
@@ -99,7 +107,9 @@ export function storePathInput(locked: Record<string, unknown>, storePath: strin
     info.lastModified = locked.lastModified;
     info.lastModifiedDate = new Date(locked.lastModified * 1000).toISOString().replace(/\.\d+Z$/, '').replace(/\D/g, '');
   }
-  return { locked: { type: 'path', path: storePath, ...(locked.dir === undefined ? {} : { dir: locked.dir }) }, shippedInfo: info };
+  // With its narHash it is a locked input, which pure evaluation requires.
+  const pinned = narHash === undefined ? {} : { narHash };
+  return { locked: { type: 'path', path: storePath, ...pinned, ...(locked.dir === undefined ? {} : { dir: locked.dir }) }, shippedInfo: info };
 }
 
 /**

@@ -42,6 +42,7 @@ import { formatAttrPath, type AttrPath } from '../nix/syntax.js';
 import { parseInputDrvs } from '../nix/derivation-file.js';
 import type { BudgetSeat, MemoryBudget } from './memory-budget.js';
 import { NixRepl, ReplExitedError, type ReplExit } from './nix-repl.js';
+import { nixDialect, type NixDialect } from '../nix/dialect.js';
 import { DESCRIBED, FETCH_FLAKE_SOURCE, chunkRequest, describeRequest, setupLines, type ChunkDescription, type Description, type SiblingRange } from './nix-helpers.js';
 import { parsePrintedJson, splitOutput, type ReplResponse } from './repl-framer.js';
 
@@ -276,7 +277,9 @@ export class Evaluator {
 
   async #startChild(): Promise<NixRepl> {
     const config = this.#config;
-    const repl = new NixRepl({ args: replArgs(config), cwd: config.workdir });
+    // Only a flake's flags depend on the Nix version: other inputs do not wait to learn it.
+    const dialect = config.input.kind === 'flake' ? await nixDialect() : undefined;
+    const repl = new NixRepl({ args: replArgs(config, dialect), cwd: config.workdir });
     const lines = setupLines(config.input, config.autoArgs, { meta: config.meta, forceRecurse: config.forceRecurse, select: config.select, apply: config.apply });
     try {
       for (const line of lines) {
@@ -394,17 +397,17 @@ function firstLine(text: string): string {
 }
 
 /**
- * Flags for `nix repl`. Nix evaluates flakes in pure mode, but the 2.8 repl
- * forces pure-eval off whatever it is told (checked), so a flake is
+ * Flags for `nix repl`. Nix evaluates flakes in pure mode; where the repl
+ * cannot (Nix 2.8: it forces pure-eval off whatever it is told), a flake is
  * evaluated in restricted mode instead, the nearest the repl allows:
  * getEnv gives "", files outside the store and the search path are
  * forbidden; only builtins.currentSystem and currentTime stay visible.
  */
-export function replArgs(config: WorkerConfig): string[] {
+export function replArgs(config: WorkerConfig, dialect: NixDialect | undefined): string[] {
   const args: string[] = [];
   if (config.input.kind === 'flake') {
     args.push('--extra-experimental-features', 'nix-command flakes');
-    if (!config.impure) args.push('--option', 'restrict-eval', 'true');
+    if (!config.impure) args.push('--option', dialect?.replPureEval ? 'pure-eval' : 'restrict-eval', 'true');
   }
   if (config.impure) args.push('--impure');
   if (config.showTrace) args.push('--show-trace');

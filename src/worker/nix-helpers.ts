@@ -147,9 +147,9 @@ export function setupLines(input: ResolvedInput, autoArgs: readonly AutoArg[], o
   return [
     `__evix = ${oneLine(HELPERS)}`,
     ...(input.kind === 'flake' ? [`__evixFlake = ${flakeExpression(input)}`] : []),
-    `__evixOpts = { meta = ${opts.meta}; forceRecurse = ${opts.forceRecurse}; apply = ${opts.apply ? parenthesized(opts.apply) : 'null'}; }`,
-    `__evixArgs = { ${args} }`,
-    `__evixRoot = ${opts.select ? `${parenthesized(opts.select)} (${root})` : root}`,
+    userBinding('__evixOpts', `{ meta = ${opts.meta}; forceRecurse = ${opts.forceRecurse}; apply = ${opts.apply ? parenthesized(opts.apply) : 'null'}; }`),
+    userBinding('__evixArgs', `{ ${args} }`),
+    userBinding('__evixRoot', opts.select ? `${parenthesized(opts.select)} (${root})` : root),
     `_e = path: builtins.toJSON (__evix.describe __evixOpts __evixRoot path)`,
     `__evixTree = { value = __evixRoot; memo = __evix.memoOf __evixRoot; }`,
     `_c = budget: units: builtins.toJSON (__evix.chunk __evixOpts __evixTree budget units)`,
@@ -258,6 +258,17 @@ export interface ChunkDescription {
  */
 function parenthesized(expr: string): string {
   return `(${expr}\n)`;
+}
+
+/**
+ * A repl binding whose value holds the user's text, which may span lines.
+ * Newer repls (Nix 2.34) do not wait for the rest of a `name = value` line
+ * whose value is unfinished (they report `unexpected '='`), but every
+ * version waits for the rest of a command's: `:a` adds the set's
+ * attributes to the scope, as the binding would.
+ */
+function userBinding(name: string, value: string): string {
+  return `:a { ${name} = ${value}; }`;
 }
 
 function oneLine(source: string): string {
