@@ -177,7 +177,8 @@ struct Source {
 struct Flake {
   lockedUrl @0 :Text;
   attrPath @1 :List(Text);
-  overriddenLock @2 :Text;    # empty without --override-input
+  lockJson @2 :Text;          # the lock graph the worker evaluates (see
+                              # ResolvedInput.lockJson in src/config.ts)
 }
 
 struct AutoArg {

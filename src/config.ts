@@ -60,8 +60,12 @@ export type ResolvedInput =
       lockedUrl: string;
       /** Where the root sits in the flake's outputs (the reference's fragment). */
       attrPath: string[];
-      /** With --override-input: JSON of the root's locked source and the overridden lock graph. */
-      overriddenLock?: string;
+      /**
+       * What workers evaluate, as JSON: the root as a path input on the
+       * store path locking made, its sourceInfo (`shippedInfo`) and the lock
+       * graph, overrides applied (see lockFlake and callLocked).
+       */
+      lockJson: string;
       /** The master's own (never sent): what remote workers are shipped (see src/nix/ship-sources.ts). */
       lock?: FlakeLock;
     };

@@ -69,11 +69,45 @@ export function derivationSet(events: EvalEvent[]): string[] {
     .sort();
 }
 
-interface NixDerivation {
+/** A .drv as `nix show-derivation` describes it, in one shape whatever the Nix version. */
+export interface ShownDerivation {
+  outputs: Record<string, string>;
+  inputDrvs: Record<string, string[]>;
+  system: string;
+  env: Record<string, string>;
+}
+
+interface ShownByNix {
   outputs: Record<string, { path: string }>;
+  inputDrvs?: Record<string, string[]>;
+  inputs?: { drvs: Record<string, { outputs: string[] }> };
   platform?: string;
   system?: string;
   env: Record<string, string>;
+}
+
+const inStore = (path: string) => (path.startsWith('/') ? path : `/nix/store/${path}`);
+
+/**
+ * `nix show-derivation` of each path. Nix 2.8 keys its answer by path;
+ * 2.34 wraps it in `derivations`, keyed by base name, with base names for
+ * outputs and `inputs.drvs` for inputDrvs.
+ */
+export async function showDerivations(drvPaths: string[]): Promise<Map<string, ShownDerivation>> {
+  const { stdout } = await execa('nix', [...FLAKES, 'show-derivation', ...drvPaths]);
+  const parsed = JSON.parse(stdout) as { derivations?: Record<string, ShownByNix> } & Record<string, ShownByNix>;
+  const byName = parsed.derivations ?? parsed;
+  return new Map(
+    Object.entries(byName).map(([name, d]) => [
+      inStore(name),
+      {
+        outputs: Object.fromEntries(Object.entries(d.outputs).map(([output, o]) => [output, inStore(o.path)])),
+        inputDrvs: d.inputDrvs ?? Object.fromEntries(Object.entries(d.inputs?.drvs ?? {}).map(([drv, i]) => [inStore(drv), i.outputs])),
+        system: d.platform ?? d.system ?? '',
+        env: d.env,
+      },
+    ]),
+  );
 }
 
 /** Nix's own drvPath for a derivation event. */
@@ -107,15 +141,13 @@ export async function expectMatchesNix(instantiate: Instantiate, drvs: Derivatio
   const queue = new PQueue({ concurrency: 4 });
   const instantiated = await Promise.all(drvs.map((d) => queue.add(() => instantiate(d))));
   expect(drvs.map((d) => d.drvPath)).toEqual(instantiated);
-  const { stdout } = await execa('nix', [...FLAKES, 'show-derivation', ...instantiated]);
-  const shown = JSON.parse(stdout) as Record<string, NixDerivation>;
+  const shown = await showDerivations(instantiated);
   for (const d of drvs) {
-    const nix = shown[d.drvPath]!;
-    const outputs = Object.fromEntries(Object.entries(nix.outputs).map(([name, o]) => [name, o.path]));
+    const nix = shown.get(d.drvPath)!;
     expect({ attr: d.attr, outputs: d.outputs, system: d.system, name: d.name }).toEqual({
       attr: d.attr,
-      outputs,
-      system: nix.platform ?? nix.system,
+      outputs: nix.outputs,
+      system: nix.system,
       name: nix.env.name,
     });
   }

@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../log.js';
 import { parseDerivation } from '../nix/derivation-file.js';
+import { parsePathInfo } from '../nix/path-info.js';
 import { FLAKE_FEATURES, runNix } from '../nix/commands.js';
 import type { StoreQueries } from './missing.js';
 
@@ -50,9 +51,7 @@ export function nixStoreQueries(nixOptions: ReadonlyArray<[string, string]>, cwd
             log.warn({ substituter: store, err: (error as Error).message }, 'cannot ask substituter; taking its paths as absent');
             break;
           }
-          for (const info of JSON.parse(json) as Array<{ path: string; valid?: boolean; references?: string[] }>) {
-            if (info.valid !== false) found.set(info.path, info.references ?? []);
-          }
+          for (const [path, info] of parsePathInfo(json)) if (info) found.set(path, info.references ?? []);
         }
       }
       return found;

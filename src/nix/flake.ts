@@ -64,14 +64,15 @@ export async function lockFlake(refWithFragment: string, options: LockOptions): 
   const locked = metadata.locked as { narHash?: string; rev?: string };
   const pin = locked.narHash !== undefined || locked.rev !== undefined ? { locked: metadata.locked, locks: metadata.locks } : undefined;
   const lock = { sourcePath: metadata.path, root: metadata.locked, locks: metadata.locks };
-  if (options.overrideInputs.length === 0 && options.referenceLockFile === undefined) return { input: { kind: 'flake', lockedUrl: metadata.url, attrPath, lock }, ...(pin ? { pin } : {}) };
-  // getFlake reads the flake's own lock file, which knows nothing of the
-  // overrides or the reference lock: hand the workers the lock itself. The
-  // root as its store path (what locking put there): fetching a dirty tree
-  // again is refused in restricted mode.
+  // Workers evaluate the lock graph as locked here (callLocked), the root as
+  // the store path locking made, rather than getFlake, which locks again:
+  // it reads the flake's own lock file (which knows nothing of overrides or
+  // a reference lock), newer Nix refuses it an unlocked (dirty) tree in
+  // pure mode, and Nix 2.34 writes a path flake's new lock file into it and
+  // then finds the hash it locked no longer matches.
   const { locked: root, shippedInfo } = storePathInput(metadata.locked, metadata.path);
   return {
-    input: { kind: 'flake', lockedUrl: metadata.url, attrPath, overriddenLock: JSON.stringify({ root, shippedInfo, locks: metadata.locks }), lock },
+    input: { kind: 'flake', lockedUrl: metadata.url, attrPath, lockJson: JSON.stringify({ root, shippedInfo, locks: metadata.locks }), lock },
     ...(pin ? { pin } : {}),
   };
 }

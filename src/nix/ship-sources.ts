@@ -28,6 +28,7 @@ import { basename, dirname, resolve } from 'node:path';
 import type { FlakeLock, StoreSource, WorkerConfig } from '../config.js';
 import { FLAKE_FEATURES, NixCommandError, runNix } from './commands.js';
 import { narOfLocalPath } from './nar.js';
+import { parsePathInfo } from './path-info.js';
 import { nixString, splitIncludeEntry } from './syntax.js';
 import { parseSha256, sourceStorePath, sriSha256, storePathName } from './store-path.js';
 
@@ -44,7 +45,7 @@ export async function shippedConfig(config: WorkerConfig): Promise<WorkerConfig>
     if (!input.lock) throw new NixCommandError('cannot ship the flake: it was not locked by this master');
     const { lockJson, sources } = await shippedLock(input.lock, config.workdir);
     const { lock: _lock, ...rest } = input;
-    return { ...config, input: { ...rest, overriddenLock: lockJson }, sources };
+    return { ...config, input: { ...rest, lockJson: lockJson }, sources };
   }
   const includes = config.includePaths.map((entry) => {
     const { prefix, value, url } = splitIncludeEntry(entry);
@@ -103,6 +104,8 @@ export function storePathInput(
   if (locked.type === 'git') info.submodules = locked.submodules ?? false;
   if (typeof locked.rev === 'string') Object.assign(info, { rev: locked.rev, shortRev: locked.rev.slice(0, 7) });
   if (locked.revCount !== undefined) info.revCount = locked.revCount;
+  // Newer Nix describe a dirty tree's revision too.
+  if (typeof locked.dirtyRev === 'string') Object.assign(info, { dirtyRev: locked.dirtyRev, dirtyShortRev: locked.dirtyShortRev });
   if (typeof locked.lastModified === 'number') {
     info.lastModified = locked.lastModified;
     info.lastModifiedDate = new Date(locked.lastModified * 1000).toISOString().replace(/\.\d+Z$/, '').replace(/\D/g, '');
@@ -133,12 +136,11 @@ async function describeLocal(path: string): Promise<StoreSource> {
 
 /** Each path's NAR hash and size (`nix path-info`), checked to be a content-addressed source. */
 async function describeSources(paths: string[], workdir: string): Promise<StoreSource[]> {
-  const output = JSON.parse(await runNix('nix', [...FLAKE_FEATURES, 'path-info', '--json', ...paths], { cwd: workdir })) as unknown;
-  // Nix 2.8 prints a list of objects with `path`; newer ones an object keyed by path.
-  const infos = Array.isArray(output)
-    ? (output as Array<{ path: string; narHash: string; narSize: number }>)
-    : Object.entries(output as Record<string, { narHash: string; narSize: number }>).map(([path, info]) => ({ path, ...info }));
-  return infos.map(({ path, narHash, narSize }) => {
+  const infos = parsePathInfo(await runNix('nix', [...FLAKE_FEATURES, 'path-info', '--json', ...paths], { cwd: workdir }));
+  return paths.map((path) => {
+    const info = infos.get(path);
+    if (!info) throw new NixCommandError(`cannot ship ${path}: it is not in this store`);
+    const { narHash, narSize } = info;
     const digest = parseSha256(narHash);
     const name = storePathName(path);
     if (!digest || name === undefined || sourceStorePath(digest, name) !== path) {

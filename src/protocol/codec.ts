@@ -323,7 +323,7 @@ export function encodeConfig(c: WireConfig): Buffer {
       const flake = input._initFlake();
       flake.lockedUrl = c.input.lockedUrl;
       setTexts(flake._initAttrPath(c.input.attrPath.length), c.input.attrPath);
-      flake.overriddenLock = c.input.overriddenLock ?? '';
+      flake.lockJson = c.input.lockJson;
       break;
     }
   }
@@ -372,8 +372,7 @@ export function decodeConfig(bytes: Uint8Array): WireConfig {
         break;
       case schema.Config_Input.FLAKE: {
         const flake = input.flake;
-        resolved = { kind: 'flake', lockedUrl: flake.lockedUrl, attrPath: flake.attrPath.toArray() };
-        if (flake.overriddenLock !== '') resolved.overriddenLock = flake.overriddenLock;
+        resolved = { kind: 'flake', lockedUrl: flake.lockedUrl, attrPath: flake.attrPath.toArray(), lockJson: flake.lockJson };
         break;
       }
       default:

@@ -65,7 +65,7 @@ function unshippedPath(config: WorkerConfig): string | undefined {
     if (!url && !shipped(value)) return `the -I entry ${entry} was not shipped: this worker reads only what the master sends`;
   }
   if (input.kind === 'flake') {
-    const lock = input.overriddenLock === undefined ? undefined : lockedSources(input.overriddenLock);
+    const lock = lockedSources(input.lockJson);
     if (!lock?.every(shipped)) return `the flake ${input.lockedUrl} was not shipped with its inputs: this worker reads only what the master sends`;
   }
   return undefined;

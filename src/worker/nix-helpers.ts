@@ -22,10 +22,10 @@ import type { AutoArg, ResolvedInput } from '../config.js';
  * `recurseForDerivations` is true or with --force-recurse), or `skip`.
  * Store paths go out without their string context, which toJSON would
  * otherwise gather into one set per chunk for nothing.
- * `callLocked` loads a flake from a given lock graph (used with
- * --override-input, whose overrides live only in the master's lock): each
- * node's locked source is fetched with fetchTree and its `outputs` called
- * with its inputs and `self`, the shape `builtins.getFlake` produces.
+ * `callLocked` loads a flake from the lock graph the master made (see
+ * lockFlake): each node's locked source is fetched with fetchTree and its
+ * `outputs` called with its inputs and `self`, the shape
+ * `builtins.getFlake` produces.
  *
  * `chunk` describes many siblings in one request (see chunkRequest). It
  * finds them through a memo of the tree (`memoOf`): each set's filtered,
@@ -174,7 +174,7 @@ function rootExpression(input: ResolvedInput): string {
 }
 
 function flakeExpression(input: Extract<ResolvedInput, { kind: 'flake' }>): string {
-  return input.overriddenLock ? `__evix.callLocked (builtins.fromJSON ${nixString(input.overriddenLock)})` : `builtins.getFlake ${nixString(input.lockedUrl)}`;
+  return `__evix.callLocked (builtins.fromJSON ${nixString(input.lockJson)})`;
 }
 
 /**

@@ -250,7 +250,7 @@ test('a setup naming a host path the master did not ship is refused', async () =
   const cases: Array<[Partial<WireConfig>, string]> = [
     [{ input: { kind: 'file', path: '/etc/passwd' } }, 'the input file /etc/passwd was not shipped: this worker reads only what the master sends'],
     [{ includePaths: ['secrets=/root'] }, 'the -I entry secrets=/root was not shipped: this worker reads only what the master sends'],
-    [{ input: { kind: 'flake', lockedUrl: 'git+file:///srv/repo', attrPath: [] } }, 'the flake git+file:///srv/repo was not shipped with its inputs: this worker reads only what the master sends'],
+    [{ input: { kind: 'flake', lockedUrl: 'git+file:///srv/repo', attrPath: [], lockJson: JSON.stringify({ root: { type: 'git', url: 'file:///srv/repo' }, locks: { root: 'root', nodes: { root: {} } } }) } }, 'the flake git+file:///srv/repo was not shipped with its inputs: this worker reads only what the master sends'],
   ];
   for (const [shipped, refusal] of cases) {
     const client = new RawClient();

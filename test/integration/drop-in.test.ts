@@ -1,7 +1,7 @@
 /** What a nix-eval-jobs consumer needs: system features, --select, --apply, its output format, progress. */
 import { execa } from 'execa';
 import { expect, test } from 'vitest';
-import { CLI, FIXTURES, byAttr, collect, config, derivations, errors, runCli } from '../helpers.js';
+import { CLI, FIXTURES, byAttr, collect, config, derivations, errors, runCli, showDerivations } from '../helpers.js';
 
 const DROPIN = `${FIXTURES}/dropin.nix`;
 const select = 'root: root.hydraJobs';
@@ -12,10 +12,9 @@ test('requiredSystemFeatures is on every derivation, as the .drv records it', as
   expect(drvs.get('plain')?.requiredSystemFeatures).toEqual([]);
   expect(drvs.get('vm')?.requiredSystemFeatures).toEqual(['kvm', 'nixos-test']);
   expect(drvs.get('big')?.requiredSystemFeatures).toEqual(['big-parallel', 'benchmark']);
-  const { stdout } = await execa('nix', ['--extra-experimental-features', 'nix-command', 'show-derivation', drvs.get('vm')!.drvPath, drvs.get('big')!.drvPath]);
-  const shown = JSON.parse(stdout) as Record<string, { env: Record<string, string> }>;
-  expect(shown[drvs.get('vm')!.drvPath]!.env.requiredSystemFeatures).toBe('kvm nixos-test');
-  expect(shown[drvs.get('big')!.drvPath]!.env.requiredSystemFeatures).toBe('big-parallel  benchmark');
+  const shown = await showDerivations([drvs.get('vm')!.drvPath, drvs.get('big')!.drvPath]);
+  expect(shown.get(drvs.get('vm')!.drvPath)!.env.requiredSystemFeatures).toBe('kvm nixos-test');
+  expect(shown.get(drvs.get('big')!.drvPath)!.env.requiredSystemFeatures).toBe('big-parallel  benchmark');
 });
 
 test('--select picks the root; --apply adds extraValue to each derivation', async () => {

@@ -75,7 +75,7 @@ test('every server message survives a round trip', () => {
 
 test('the config survives a round trip', () => {
   const config = {
-    input: { kind: 'flake' as const, lockedUrl: 'path:/x?narHash=sha256-abc', attrPath: ['hydraJobs'], overriddenLock: '{"a":1}' },
+    input: { kind: 'flake' as const, lockedUrl: 'path:/x?narHash=sha256-abc', attrPath: ['hydraJobs'], lockJson: '{"a":1}' },
     autoArgs: [
       { name: 'a', kind: 'expr' as const, value: '1 + 1' },
       { name: 'b', kind: 'string' as const, value: 'text' },

@@ -1444,13 +1444,14 @@ export class Flake extends $.Struct {
     $.utils.copyFrom(value, $.utils.getPointer(1, this));
   }
   /**
-* empty without --override-input
+* the lock graph the worker evaluates (see
+* ResolvedInput.lockJson in src/config.ts)
 *
 */
-  get overriddenLock(): string {
+  get lockJson(): string {
     return $.utils.getText(2, this);
   }
-  set overriddenLock(value: string) {
+  set lockJson(value: string) {
     $.utils.setText(2, value, this);
   }
   toString(): string { return "Flake_" + super.toString(); }
