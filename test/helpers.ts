@@ -12,6 +12,7 @@ import { evaluate, type EvaluateOptions } from '../src/evaluate.js';
 import { isDerivationEvent, isErrorEvent, type DerivationEvent, type EvalEvent } from '../src/events.js';
 import type { RunFailure } from '../src/failures.js';
 import type { RunResult } from '../src/master/run.js';
+import { messageFirst } from '../src/nix/error-layout.js';
 import { nixString } from '../src/nix/syntax.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -151,4 +152,32 @@ export async function expectMatchesNix(instantiate: Instantiate, drvs: Derivatio
       name: nix.env.name,
     });
   }
+}
+
+/**
+ * The first line of the message Nix itself gives for an evaluation that
+ * fails (`nix-instantiate --eval --strict ARGS`), in 2.8's layout whatever
+ * the version: what an error event should start with. Messages differ
+ * between Nix versions (an `assert` on 2.8 reads `assertion … failed`,
+ * on 2.26 it says why the condition is false).
+ */
+export async function nixMessage(args: string[]): Promise<string> {
+  const { stderr } = await execa('nix-instantiate', ['--eval', '--strict', ...args], { reject: false });
+  const lines = stderr.split('\n');
+  const at = lines.findIndex((l) => l.startsWith('error:'));
+  if (at === -1) throw new Error(`nix-instantiate ${args.join(' ')} did not fail`);
+  return messageFirst(lines.slice(at), false)[0]!.replace(/^error: /, '');
+}
+
+let stackOverflowKills: Promise<boolean> | undefined;
+
+/**
+ * Whether this machine's `nix repl` dies of a stack overflow (Nix 2.8) or
+ * reports it as an error and goes on (newer Nix, with max-call-depth).
+ */
+export function replDiesOfStackOverflow(): Promise<boolean> {
+  stackOverflowKills ??= execa('nix', ['repl'], { input: 'let f = n: 1 + f (n + 1); in f 0\n"survived"\n', reject: false, all: true }).then(
+    (run) => !String(run.all).includes('survived'),
+  );
+  return stackOverflowKills;
 }

@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect, test } from 'vitest';
 import { isErrorEvent, type EvalEvent } from '../../src/events.js';
-import { CLI, FIXTURES, ROOT, derivationSet, derivations, errors, runCli } from '../helpers.js';
+import { CLI, FIXTURES, ROOT, derivationSet, derivations, errors, replDiesOfStackOverflow, runCli } from '../helpers.js';
 
 const BASE = ['eval', '--no-daemon', '--no-eval-cache', '--workers', '2'];
 
@@ -76,6 +76,7 @@ test('50 kills over a run of slow attributes lose and double nothing', async () 
   expect(derivationSet(disturbed.events)).toEqual(derivationSet(clean.events));
 });
 
+// Writing its 40000 .drv files the first time takes a minute on Nix 2.26.
 test('200 kills over a run of many small attributes, a burst during setup first, lose and double nothing', async () => {
   const args = [...BASE, '--file', `${FIXTURES}/wide.nix`, '--arg', 'count', '40000'];
   const clean = await runCli(args);
@@ -88,9 +89,9 @@ test('200 kills over a run of many small attributes, a burst during setup first,
   expect(disturbed.exitCode).toBe(0);
   expect(errors(disturbed.events)).toEqual([]);
   expect(derivationSet(disturbed.events)).toEqual(derivationSet(clean.events));
-});
+}, 240_000);
 
-test('an attribute that kills its evaluator by itself is one error event, and its siblings are answered', async () => {
+test('an attribute that overflows the stack is one error event (a death where the repl dies of it), and its siblings are answered', async () => {
   const expr = `let mk = n: derivation { name = n; system = "x86_64-linux"; builder = "/bin/sh"; }; in {
     a = mk "a"; b = mk "b"; c = mk "c"; overflow = let f = n: 1 + f (n + 1); in f 0; d = mk "d"; e = mk "e";
   }`;
@@ -100,5 +101,7 @@ test('an attribute that kills its evaluator by itself is one error event, and it
   const failed = events.filter(isErrorEvent);
   expect(failed).toHaveLength(1);
   expect(failed[0]).toMatchObject({ attr: 'overflow', fatal: false });
-  expect(failed[0]!.error).toMatch(/^the nix evaluator died evaluating this attribute \(2 times\): exit code 1: stack overflow/);
+  // Nix 2.8's repl dies of it; newer ones report it (max-call-depth) and go on.
+  const died = /^the nix evaluator died evaluating this attribute \(2 times\): exit code 1: stack overflow/;
+  expect(failed[0]!.error).toMatch((await replDiesOfStackOverflow()) ? died : /^stack overflow; max-call-depth exceeded/);
 });

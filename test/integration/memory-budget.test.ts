@@ -53,8 +53,9 @@ beforeAll(async () => {
   const run = await collect(memory({ count: 1 }), 1);
   expect(errors(run.events)).toEqual([]);
   oneItemMiB = run.memory!.peakMiB;
-  // The fixture must be what this test says it is: mostly the attribute's growth.
-  expect(oneItemMiB).toBeGreaterThan(100);
+  // The fixture must be what this test says it is: mostly the attribute's
+  // growth (about 120 MiB on Nix 2.8, 70 on 2.34, over a base of about 25).
+  expect(oneItemMiB).toBeGreaterThan(75);
 });
 
 test('attributes that would pass the budget together run within it, and every one completes', async () => {

@@ -120,9 +120,10 @@ test.skipIf(skip !== undefined)(`the worker's own files stay out of reach: the m
     '--file', join(base, 'files', 'jobs.nix'),
     '--select', 'r: { x = builtins.readFile /etc/hostname; y = builtins.readDir /root; }',
   ]);
+  // Nix 2.26 names the first directory it may not enter, 2.8 the file.
   expect(probe.events.map((e) => ('error' in e ? e.error : e))).toEqual([
     expect.objectContaining({ attrs: ['x', 'y'] }),
-    "access to absolute path '/etc/hostname' is forbidden in restricted mode",
+    expect.stringMatching(/^access to absolute path '\/etc(\/hostname)?' is forbidden in restricted mode$/),
     "access to absolute path '/root' is forbidden in restricted mode",
   ]);
 });
