@@ -37,7 +37,7 @@ beforeAll(async () => {
   );
   // Locked first, as a checked-in flake is: Nix 2.34 gives a flake without a
   // lock file another source on the run that writes it than on later runs
-  // (checked: \`nix eval\` gives one drvPath on its first run, another on the next two).
+  // (checked: `nix eval` gives one drvPath on its first run, another on the next two).
   await execa('nix', ['--extra-experimental-features', 'nix-command flakes', 'flake', 'lock', `${dir}/main`]);
 });
 
