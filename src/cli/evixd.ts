@@ -3,5 +3,5 @@
 import { enableCompileCache } from 'node:module';
 
 enableCompileCache?.();
-const [{ daemonCommand }, { quiet, runProgram }] = await Promise.all([import('./daemon.js'), import('./run.js')]);
-await runProgram(quiet(daemonCommand('evixd')), process.argv.slice(2));
+const [{ daemonCommand }, { quiet, runProgram }, { packageVersion }] = await Promise.all([import('./daemon.js'), import('./run.js'), import('./version.js')]);
+await runProgram(quiet(daemonCommand('evixd').version(packageVersion(), '-V, --version', "print evix's version")), process.argv.slice(2));

@@ -26,6 +26,7 @@ import { nixErrorText, nixEvalJobsAttr, nixEvalJobsLine } from '../sinks/formats
 import { evaluateHere } from './evaluate-here.js';
 import { NixUsageError, needsSettings, parseNixArgs, type FlagSpec, type ParsedArg } from './nix-args.js';
 import { positiveInteger } from './numbers.js';
+import { quietOnClosedStdout } from './signals.js';
 
 interface Flag extends FlagSpec {
   help: string;
@@ -87,6 +88,7 @@ class DropInError extends Error {}
 
 /** Runs a nix-eval-jobs command line; `program` is how it was invoked, for messages. */
 export async function nixEvalJobs(argv: readonly string[], program: string): Promise<void> {
+  quietOnClosedStdout();
   try {
     // Nix's settings are asked of Nix only when a flag may name one.
     const settings = needsSettings(argv, FLAGS) || argv.includes('--option') ? await nixSettings(process.cwd()) : undefined;

@@ -7,6 +7,7 @@ import { CommanderError, type Command } from 'commander';
 import { UsageError, joinOptionValues } from './argv.js';
 import { MULTI_VALUE_OPTIONS } from './config-options.js';
 import { EXIT_FATAL, EXIT_USAGE, fail } from './report.js';
+import { quietOnClosedStdout } from './signals.js';
 
 /** Makes a command (and its subcommands) report instead of exiting. */
 export function quiet(command: Command): Command {
@@ -14,6 +15,7 @@ export function quiet(command: Command): Command {
 }
 
 export async function runProgram(program: Command, argv: string[]): Promise<void> {
+  quietOnClosedStdout();
   try {
     await program.parseAsync(joinOptionValues(argv, MULTI_VALUE_OPTIONS), { from: 'user' });
   } catch (error) {

@@ -1,12 +1,12 @@
 /** The command line as a user meets it: exit statuses, one-line errors, signals, GC roots. */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdtemp, readlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { expect, test } from 'vitest';
-import { CLI, FIXTURES, derivations, runCli } from '../helpers.js';
+import { CLI, FIXTURES, ROOT, derivations, runCli } from '../helpers.js';
 
 const JOBS = `${FIXTURES}/jobs.nix`;
 
@@ -140,4 +140,31 @@ test('-v logs what the evaluation traced; by default stderr stays quiet', async 
   const verbose = await runCli(['eval', '--expr', expr, '-v']);
   expect(verbose.stderr).toContain('trace: hello from nix');
   expect(derivations(verbose.events)).toHaveLength(1);
+});
+
+test('--version and -V print the version package.json has, for evix and evixd', async () => {
+  const { version } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  for (const args of [['--version'], ['-V']]) {
+    const run = await runCli(args);
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout.trim()).toBe(version);
+  }
+  const evixd = await execa(process.execPath, [join(ROOT, 'dist/bin/evixd.js'), '--version']);
+  expect(evixd.stdout.trim()).toBe(version);
+});
+
+test('a closed stdout (a pipe into head) ends the run quietly, with 141 as after SIGPIPE, and no nix process left', async () => {
+  // The evaluators run in this directory, which tells them apart from any other nix process.
+  const here = await mkdtemp(join(tmpdir(), 'evix-epipe-'));
+  const run = await execa('bash', ['-c', `"${process.execPath}" "${CLI}" eval --no-daemon --no-eval-cache --workers 2 --file "${ROOT}bench/fixtures/flat.nix" --arg count 20000 | head -1; echo "status \${PIPESTATUS[0]}"`], { cwd: here });
+  const [line, status] = run.stdout.split('\n');
+  expect(JSON.parse(line!)).toMatchObject({ attr: '', attrPath: [] });
+  expect(status).toBe('status 141');
+  expect(run.stderr).toBe('');
+  await sleep(200);
+  const left = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    if ((await readlink(`/proc/${pid}/cwd`).catch(() => '')) === here) left.push(pid);
+  }
+  expect(left).toEqual([]);
 });
