@@ -37,7 +37,6 @@ interface LockFile {
   nodes: Record<string, { locked?: Record<string, unknown> } & Record<string, unknown>>;
 }
 
-
 /** The config a remote worker gets: the input naming only shipped store paths, and those paths. */
 export async function shippedConfig(config: WorkerConfig): Promise<WorkerConfig> {
   const { input } = config;
@@ -45,7 +44,7 @@ export async function shippedConfig(config: WorkerConfig): Promise<WorkerConfig>
     if (!input.lock) throw new NixCommandError('cannot ship the flake: it was not locked by this master');
     const { lockJson, sources } = await shippedLock(input.lock, config.workdir);
     const { lock: _lock, ...rest } = input;
-    return { ...config, input: { ...rest, lockJson: lockJson }, sources };
+    return { ...config, input: { ...rest, lockJson }, sources };
   }
   const includes = config.includePaths.map((entry) => {
     const { prefix, value, url } = splitIncludeEntry(entry);
