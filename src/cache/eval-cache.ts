@@ -11,6 +11,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { canonicalConfig } from '../canonical-config.js';
 import { canonicalJson } from '../canonical-json.js';
 import type { EvalConfig } from '../config.js';
 import type { EvalEvent } from '../events.js';
@@ -31,14 +32,15 @@ export interface CacheIdentity {
 }
 
 /**
- * The key: the locked input and lock, the whole evaluation config (minus
- * what does not change results: where it runs, memory limits), Nix's version,
- * the system and the cache format, as canonical JSON. The text itself is
+ * The key: the locked input and lock, the whole evaluation config (its input
+ * in one spelling, as the daemon's sessions are keyed; minus what does not
+ * change results: where it runs, memory limits), Nix's version, the system
+ * and the cache format, as canonical JSON. The text itself is
  * the key, stored once per walk: exact, and nothing to hash on a cache hit
  * (loading node:crypto for a SHA-256 was about 4 ms of an 85 ms hit).
  */
 export function cacheKey(config: EvalConfig, identity: CacheIdentity): string {
-  const { workdir: _workdir, maxMemoryMiB: _memory, ...evaluation } = config;
+  const { workdir: _workdir, maxMemoryMiB: _memory, ...evaluation } = canonicalConfig(config);
   return canonicalJson({ format: CACHE_FORMAT, evaluation, identity });
 }
 

@@ -6,7 +6,7 @@
  */
 import { Command } from 'commander';
 import { defaultCacheDirectory } from '../cache/directory.js';
-import { splitFlakeReference } from '../nix/flake.js';
+import { splitFlakeReference } from '../nix/flake-ref.js';
 import { UsageError } from './argv.js';
 import { configFromFlags, withConfigOptions, type ConfigFlags } from './config-options.js';
 import { positiveInteger } from './numbers.js';

@@ -10,6 +10,7 @@
  *   {"v":1,"id":4,"op":"ping"} -> {"id":4,"pong":{"version":1}}
  * Any of them may instead get {"id":N,"error":"..."}.
  */
+import { canonicalConfig } from '../canonical-config.js';
 import { canonicalJson } from '../canonical-json.js';
 import type { AutoArg, EvalConfig, EvalInput } from '../config.js';
 import type { EvalEvent } from '../events.js';
@@ -183,7 +184,12 @@ export function parseRequest(line: string): DaemonRequest | { id: number | null;
   }
 }
 
-/** Sessions are keyed by the whole configuration: same key, same walk. */
+/**
+ * Sessions are keyed by the whole configuration, its input in one spelling
+ * (`jobs.nix`, `./jobs.nix` and its absolute path are one session): same
+ * key, same walk. The working directory stays in the key, since --expr,
+ * --arg, -I and --option values may be relative to it.
+ */
 export function sessionKey(config: EvalConfig): string {
-  return canonicalJson(config);
+  return canonicalJson(canonicalConfig(config));
 }

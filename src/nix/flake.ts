@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type { ResolvedInput } from '../config.js';
 import { FLAKE_FEATURES, NixCommandError, runNix, startNixEarly } from './commands.js';
+import { splitFlakeReference } from './flake-ref.js';
 import { storePathInput } from './ship-sources.js';
 import { parseAttrPath } from './syntax.js';
 
@@ -86,11 +87,6 @@ async function readLockFile(path: string): Promise<unknown> {
   } catch (error) {
     throw new NixCommandError(`cannot read the lock file '${path}': ${(error as Error).message}`);
   }
-}
-
-export function splitFlakeReference(refWithFragment: string): { ref: string; fragment: string } {
-  const hash = refWithFragment.indexOf('#');
-  return hash === -1 ? { ref: refWithFragment, fragment: '' } : { ref: refWithFragment.slice(0, hash), fragment: refWithFragment.slice(hash + 1) };
 }
 
 /** The `nix flake metadata` command line that locks REF. */

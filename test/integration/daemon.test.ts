@@ -45,13 +45,13 @@ async function stopDaemon(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   daemon = undefined;
 }
 
-const cli = (args: string[]) => runCli(args, { env: { EVIX_SOCKET: socket } });
+const cli = (args: string[], cwd = ROOT) => runCli(args, { cwd, env: { EVIX_SOCKET: socket } });
 const lines = (stdout: string) => stdout.trim().split('\n').sort();
 const attrsOf = (events: Array<{ attr: string }>) => events.map((e) => e.attr);
 
 /** Evaluates through the daemon, which keeps the walk warm; fails the test if that run fails. */
-async function warm(args: string[]) {
-  const run = await cli(['eval', ...args]);
+async function warm(args: string[], cwd = ROOT) {
+  const run = await cli(['eval', ...args], cwd);
   expect(run.exitCode, run.stderr).toBe(0);
   return run;
 }
@@ -95,6 +95,7 @@ describe('evixd', () => {
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'evix-daemon-'));
     socket = join(dir, 'run', 'evix.sock');
+    await mkdir(dirname(socket), { mode: 0o700 });
     await startDaemon();
   });
   afterEach(async () => {
@@ -199,6 +200,28 @@ describe('evixd', () => {
     expect(cold.stderr).toBe('evix: no warm session for this configuration: run evix eval first');
     await warm(['--file', JOBS]);
     expect(attrsOf((await cli(['query', '--file', JOBS, '--system', 'aarch64-linux'])).events)).toEqual(['arm']);
+  });
+
+  test('one session per input whatever its spelling: a file relative or absolute, a flake as . or its path', async () => {
+    const flake = join(dir, 'flake');
+    await mkdir(flake, { recursive: true });
+    await writeFile(join(flake, 'flake.nix'), '{ outputs = { self }: { hydraJobs.a = derivation { name = "spelled"; system = "x"; builder = "/bin/sh"; }; }; }\n');
+    const file = await warm(['--file', 'jobs.nix'], FIXTURES);
+    const drvs = await warm(['--flake', '.#hydraJobs'], flake);
+    // Each spelling finds the walk the first one left warm (the daemon has no other).
+    for (const spelling of ['./jobs.nix', JOBS]) {
+      const query = await cli(['query', '--file', spelling], FIXTURES);
+      expect(query.exitCode, `${spelling}: ${query.stderr}`).toBe(0);
+      expect(lines(query.stdout)).toEqual([...derivations(file.events), ...errors(file.events)].map((e) => JSON.stringify(e)).sort());
+    }
+    for (const [spelling, cwd] of [[`${flake}#hydraJobs`, flake], ['./#hydraJobs', flake], ['../flake#hydraJobs', flake]] as const) {
+      const query = await cli(['query', '--flake', spelling], cwd);
+      expect(query.exitCode, `${spelling}: ${query.stderr}`).toBe(0);
+      expect(query.events).toEqual(derivations(drvs.events));
+    }
+    await expectMatchesNix(viaNixEval(`${flake}#hydraJobs`), derivations(drvs.events));
+    // The same spelling elsewhere is another input: jobs.nix from the checkout's root is no file.
+    expect((await cli(['query', '--file', 'jobs.nix'])).stderr).toBe('evix: no warm session for this configuration: run evix eval first');
   });
 
   test('a restarted daemon is warm again from the evaluation cache', async () => {

@@ -1,6 +1,6 @@
 import { expect, test } from 'vitest';
 import { completeConfig } from '../../src/config.js';
-import { parseRequest } from '../../src/daemon/protocol.js';
+import { parseRequest, sessionKey } from '../../src/daemon/protocol.js';
 
 const config = completeConfig({ input: { kind: 'file', path: 'jobs.nix' }, workdir: '/work' });
 const line = (request: unknown) => JSON.stringify(request);
@@ -46,4 +46,17 @@ test('not JSON, not an object, another version: an error, with the id when there
   expect(parseRequest('not json')).toEqual({ id: null, error: 'request is not JSON' });
   expect(parseRequest('[1]')).toEqual({ id: null, error: 'request must be an object' });
   expect(parseRequest(line({ v: 9, id: 6, op: 'ping' }))).toEqual({ id: 6, error: 'protocol version mismatch: the daemon speaks 1, the request 9' });
+});
+
+test('a session is one per input whatever its spelling, and per working directory', () => {
+  const key = (input: Parameters<typeof completeConfig>[0]['input'], workdir = '/work') => sessionKey(completeConfig({ input, workdir }));
+  const file = key({ kind: 'file', path: '/work/jobs.nix' });
+  expect(key({ kind: 'file', path: 'jobs.nix' })).toBe(file);
+  expect(key({ kind: 'file', path: './jobs.nix' })).toBe(file);
+  expect(key({ kind: 'file', path: 'jobs.nix' }, '/other')).not.toBe(key({ kind: 'file', path: 'jobs.nix' }));
+  const flake = key({ kind: 'flake', ref: '/work#hydraJobs' });
+  expect(key({ kind: 'flake', ref: '.#hydraJobs' })).toBe(flake);
+  expect(key({ kind: 'flake', ref: 'path:.#hydraJobs' })).not.toBe(flake);
+  // --expr, --arg and -I may be relative to the working directory: it stays in the key.
+  expect(key({ kind: 'expr', expr: 'import ./x.nix' }, '/other')).not.toBe(key({ kind: 'expr', expr: 'import ./x.nix' }));
 });

@@ -20,6 +20,11 @@ test('the key covers what results depend on, and not where or with how much memo
   expect(cacheKey(flake, { ...identity, nixVersion: '2.9.0' })).not.toBe(key);
 });
 
+test('the key has the input in one spelling: a relative flake is its directory', () => {
+  expect(cacheKey({ ...flake, input: { kind: 'flake', ref: '.#hydraJobs' }, workdir: '/src' }, identity)).toBe(cacheKey(flake, identity));
+  expect(cacheKey({ ...flake, input: { kind: 'flake', ref: '.#hydraJobs' }, workdir: '/other' }, identity)).not.toBe(cacheKey(flake, identity));
+});
+
 test('a walk is replayed in order; saving a key again replaces it; other keys are untouched', () => {
   const directory = mkdtempSync(join(tmpdir(), 'evix-cache-store-'));
   const [a, b] = [cacheKey(flake, identity), cacheKey(flake, { ...identity, system: 'aarch64-linux' })];
