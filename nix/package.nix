@@ -12,9 +12,12 @@ buildNpmPackage {
   # The `node` devDependency fetches a Node binary; nixpkgs provides Node.
   npmFlags = [ "--ignore-scripts" ];
   nativeBuildInputs = [ makeWrapper ];
+  # The bins are launchers (scripts/bundle.ts) that run `node` from PATH
+  # when no `node` package lies beside them, as here: the wrapper gives them
+  # nixpkgs' Node 24, and Nix.
   postInstall = ''
     for bin in evix evixd evix-eval-jobs; do
-      wrapProgram $out/bin/$bin --prefix PATH : ${lib.makeBinPath [ nix ]}
+      wrapProgram $out/bin/$bin --prefix PATH : ${lib.makeBinPath [ nix nodejs_24 ]}
     done
   '';
   meta = {

@@ -27,8 +27,9 @@ export interface CliRun {
   exitCode: number | undefined;
 }
 
+/** Runs the built `evix` as its installed links do: the launcher, as a program. */
 export async function runCli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliRun> {
-  const result = await execa(process.execPath, [CLI, ...args], { cwd: options.cwd ?? ROOT, env: options.env, reject: false });
+  const result = await execa(CLI, args, { cwd: options.cwd ?? ROOT, env: options.env, reject: false });
   const events = result.stdout
     .split('\n')
     .filter((l) => l.startsWith('{'))

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /** `evix-eval-jobs`: nix-eval-jobs' command line (see nix-eval-jobs.ts; compile cache as in main.ts). */
 import { enableCompileCache } from 'node:module';
 import { basename } from 'node:path';

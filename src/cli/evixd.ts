@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /** `evixd`: the same server as `evix daemon` (compile cache as in main.ts). */
 import { enableCompileCache } from 'node:module';
 

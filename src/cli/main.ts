@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * The evix command line. Node's compile cache is switched on before the
  * rest is loaded: evix is many small modules, and compiling them was most of

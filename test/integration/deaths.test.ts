@@ -32,7 +32,7 @@ interface KillPhase {
  * the run's events and how many kills it took.
  */
 async function runKilling(args: string[], phases: KillPhase[]): Promise<{ events: EvalEvent[]; killed: number; exitCode: number | undefined }> {
-  const run = execa(process.execPath, [CLI, ...args], { cwd: ROOT, reject: false });
+  const run = execa(CLI, [...args], { cwd: ROOT, reject: false });
   let ended = false;
   const finished = run.finally(() => (ended = true));
   let killed = 0;

@@ -105,7 +105,7 @@ test('two concurrent writers, and a run killed mid-walk leaves no entry', async 
   expect(replayed(await evalFlake())).toBe(true);
 
   await writeFlake(`big = builtins.listToAttrs (builtins.genList (i: { name = "d\${toString i}"; value = mk "d\${toString i}-${Date.now()}"; }) 3000) // { recurseForDerivations = true; };`);
-  const child = execa(process.execPath, [CLI, 'eval', '--flake', `${dir}#hydraJobs`, '--eval-cache', cache, '--no-daemon'], { reject: false, buffer: false });
+  const child = execa(CLI, ['eval', '--flake', `${dir}#hydraJobs`, '--eval-cache', cache, '--no-daemon'], { reject: false, buffer: false });
   await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
   child.kill('SIGKILL');
   await child;

@@ -22,8 +22,8 @@ interface Run {
 }
 
 async function nixEvalJobs(args: string[], options: { cwd?: string; input?: string; via?: 'evix' } = {}): Promise<Run> {
-  const command = options.via === 'evix' ? [CLI, 'nix-eval-jobs', ...args] : [DROP_IN, ...args];
-  const result = await execa(process.execPath, command, { cwd: options.cwd ?? ROOT, reject: false, ...(options.input !== undefined ? { input: options.input } : {}) });
+  const [program, argv] = options.via === 'evix' ? [CLI, ['nix-eval-jobs', ...args]] : [DROP_IN, args];
+  const result = await execa(program, argv, { cwd: options.cwd ?? ROOT, reject: false, ...(options.input !== undefined ? { input: options.input } : {}) });
   const lines = result.stdout
     .split('\n')
     .filter((l) => l.startsWith('{'))

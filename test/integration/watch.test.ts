@@ -12,7 +12,7 @@ test('watch prints a diff after each write, and an error line for a syntax error
   const dir = await mkdtemp(join(tmpdir(), 'evix-watch-'));
   const file = join(dir, 'jobs.nix');
   await writeFile(file, `{ ${job('a')} ${job('b')} }\n`);
-  const child = execa(process.execPath, [CLI, 'watch', '--file', file, '--debounce', '100'], { reject: false, buffer: false });
+  const child = execa(CLI, ['watch', '--file', file, '--debounce', '100'], { reject: false, buffer: false });
   const updates: Array<Record<string, unknown>> = [];
   let pending = '';
   const waiters: Array<() => void> = [];
@@ -55,7 +55,7 @@ test('output written into the watched directory does not feed the watch', async 
   const file = join(dir, 'jobs.nix');
   const out = join(dir, 'out.jsonl');
   await writeFile(file, `{ ${job('a')} }\n`);
-  const child = execa('sh', ['-c', `exec "$0" "$1" watch --file "$2" --debounce 100 > "$3"`, process.execPath, CLI, file, out], { reject: false });
+  const child = execa('sh', ['-c', `exec "$0" watch --file "$1" --debounce 100 > "$2"`, CLI, file, out], { reject: false });
   const lines = async () => (await readFile(out, 'utf8').catch(() => '')).split('\n').filter((l) => l !== '').length;
   const settle = async (count: number) => {
     for (let i = 0; i < 100 && (await lines()) < count; i++) await new Promise((r) => setTimeout(r, 100));

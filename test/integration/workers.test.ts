@@ -6,7 +6,7 @@ import { CLI, ROOT, derivations } from '../helpers.js';
 import type { EvalEvent } from '../../src/events.js';
 
 test('--workers far past the machine starts only the evaluators the work uses, and says so', async () => {
-  const run = execa(process.execPath, [CLI, 'eval', '--no-daemon', '--no-eval-cache', '--workers', '100000', '--file', `${ROOT}examples/jobs.nix`], { cwd: ROOT, reject: false });
+  const run = execa(CLI, ['eval', '--no-daemon', '--no-eval-cache', '--workers', '100000', '--file', `${ROOT}examples/jobs.nix`], { cwd: ROOT, reject: false });
   let ended = false;
   const finished = run.finally(() => (ended = true));
   let most = 0;
