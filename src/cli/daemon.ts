@@ -4,6 +4,7 @@ import { defaultSocketPath } from '../daemon/socket-path.js';
 import { UsageError } from './argv.js';
 import { loggerFor, withLogOptions, type LogFlags } from './logging.js';
 import { positiveInteger } from './numbers.js';
+import { withExample } from './run.js';
 import { untilStopped } from './signals.js';
 
 interface DaemonFlags extends LogFlags {
@@ -13,7 +14,7 @@ interface DaemonFlags extends LogFlags {
 }
 
 export function daemonCommand(name = 'daemon'): Command {
-  return withLogOptions(new Command(name))
+  return withExample(withLogOptions(new Command(name)), `${name === 'daemon' ? 'evix daemon' : name} --foreground --socket $XDG_RUNTIME_DIR/evix.sock`)
     .description('keep evaluated sessions warm behind a Unix socket, for eval, query and diff')
     .option('--foreground', 'run in the foreground (required: evixd does not fork; run it under a service manager)')
     .option('--socket <path>', 'socket to listen on (default: $EVIX_SOCKET, /run/user/UID/evix.sock, or a private directory under /tmp)')

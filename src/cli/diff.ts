@@ -8,23 +8,22 @@ import { Command } from 'commander';
 import { defaultCacheDirectory } from '../cache/directory.js';
 import { splitFlakeReference } from '../nix/flake-ref.js';
 import { UsageError } from './argv.js';
-import { configFromFlags, withConfigOptions, type ConfigFlags } from './config-options.js';
-import { positiveInteger } from './numbers.js';
+import { configFromFlags } from './config-options.js';
+import { withExample } from './run.js';
+import { localWorkers, withEvaluationOptions, type RunFlags } from './run-options.js';
 import { askDaemon, type GraphDiff } from './through-daemon.js';
 
-interface DiffFlags extends ConfigFlags {
-  workers: string;
+interface DiffFlags extends RunFlags {
   base?: string;
 }
 
 export function diffCommand(): Command {
-  return withConfigOptions(new Command('diff'))
+  return withExample(withEvaluationOptions(new Command('diff')), "evix diff --flake .#hydraJobs --base 'git+file:.?rev=HEAD~1'")
     .description('re-evaluate and print {added, removed, changed, errors}: against the daemon\'s warm graph (which the new one replaces), or against --base')
-    .option('--workers <n>', 'local workers for this walk', '1')
     .option('--base <ref>', 'with --flake: compare with this revision of the flake (e.g. git+file:.?rev=SHA); its fragment defaults to --flake\'s')
     .action(async (flags: DiffFlags) => {
       const config = configFromFlags(flags, process.cwd());
-      const workers = positiveInteger('--workers', flags.workers, 1);
+      const workers = localWorkers(flags);
       let diff: GraphDiff;
       if (flags.base !== undefined) {
         if (config.input.kind !== 'flake') throw new UsageError('--base needs --flake');

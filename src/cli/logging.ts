@@ -9,11 +9,31 @@ export interface LogFlags {
   logFormat?: string;
 }
 
+const VERBOSE_HELP = 'log more on stderr (repeat for more)';
+const QUIET_HELP = 'log only errors on stderr';
+const increment = (_value: string, count: number) => count + 1;
+
 export function withLogOptions(command: Command): Command {
   return command
-    .option('-v, --verbose', 'log more on stderr (repeat for more)', (_v: string, n: number) => n + 1, 0)
-    .option('-q, --quiet', 'log only errors on stderr')
+    .option('-v, --verbose', VERBOSE_HELP, increment, 0)
+    .option('-q, --quiet', QUIET_HELP)
     .option('--log-format <format>', 'text: a line per message, for people (the default); json: pino JSON lines, for machines');
+}
+
+/**
+ * -v and -q anywhere on the line, before the command too (`evix -v eval
+ * …`): commander gives a program's options to the program wherever they
+ * stand, so the program takes them and adds them to the command that runs.
+ */
+export function withLogOptionsAnywhere(program: Command): Command {
+  return program
+    .option('-v, --verbose', VERBOSE_HELP, increment, 0)
+    .option('-q, --quiet', QUIET_HELP)
+    .hook('preAction', (root, command) => {
+      const { verbose, quiet } = root.opts<Partial<LogFlags>>();
+      command.setOptionValue('verbose', ((command.getOptionValue('verbose') as number | undefined) ?? 0) + (verbose ?? 0));
+      if (quiet) command.setOptionValue('quiet', true);
+    });
 }
 
 export function logLevelOf(flags: LogFlags): LogLevel {

@@ -14,9 +14,16 @@ export function quiet(command: Command): Command {
   return command.exitOverride().configureOutput({ outputError: () => {} });
 }
 
+/** Adds a usage example to a command's help. */
+export function withExample(command: Command, example: string): Command {
+  return command.addHelpText('after', `\nExample:\n  ${example}\n`);
+}
+
 export async function runProgram(program: Command, argv: string[]): Promise<void> {
   quietOnClosedStdout();
   try {
+    // commander's `help NAME` prints the program's help for a NAME it does not know.
+    if (argv[0] === 'help' && argv[1] !== undefined && !program.commands.some((c) => c.name() === argv[1])) throw new UsageError(`unknown command '${argv[1]}'`);
     await program.parseAsync(joinOptionValues(argv, MULTI_VALUE_OPTIONS), { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) {

@@ -3,25 +3,28 @@ import { Command } from 'commander';
 import { summarizeNixError } from '../nix/commands.js';
 import { NotWatchable } from '../session/watched-paths.js';
 import { UsageError } from './argv.js';
-import { configFromFlags, withConfigOptions, type ConfigFlags } from './config-options.js';
-import { loggerFor, withLogOptions, type LogFlags } from './logging.js';
+import { configFromFlags } from './config-options.js';
+import { loggerFor } from './logging.js';
 import { positiveInteger } from './numbers.js';
+import { withExample } from './run.js';
+import { localWorkers, withEvaluationOptions, type RunFlags } from './run-options.js';
 import { runWithSignals } from './signals.js';
 
-interface WatchFlags extends ConfigFlags, LogFlags {
-  workers: string;
+interface WatchFlags extends RunFlags {
   debounce: string;
 }
 
 export function watchCommand(): Command {
-  return withConfigOptions(withLogOptions(new Command('watch')))
-    .description('evaluate, then re-evaluate on every change to the file or local flake and print {added, removed, changed, errors} as one JSON line')
-    .option('--workers <n>', 'local workers', '1')
+  const command = withExample(withEvaluationOptions(new Command('watch')), 'evix watch --flake .#hydraJobs --workers 2');
+  // An expression has no files to watch: watch refuses it, so its help leaves it out.
+  command.options.find((option) => option.long === '--expr')?.hideHelp();
+  return command
+    .description('evaluate, then again on every change to the file or local flake, printing what changed (added, removed, changed, errors) as one JSON line')
     .option('--debounce <ms>', 'wait this long after a change for more changes', '200')
     .action(async (flags: WatchFlags) => {
       const config = configFromFlags(flags, process.cwd());
       const [log, { Session }] = await Promise.all([loggerFor(flags), import('../session/session.js')]);
-      const session = await Session.open(config, { workers: positiveInteger('--workers', flags.workers, 1), log });
+      const session = await Session.open(config, { workers: localWorkers(flags), log });
       await runWithSignals(async (signal) => {
         try {
           for await (const update of session.watch({ debounceMs: positiveInteger('--debounce', flags.debounce, 0), signal })) {

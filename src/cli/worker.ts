@@ -4,8 +4,10 @@ import { DEFAULT_MAX_MEMORY_MIB } from '../config.js';
 import { isLoopback, parseEndpoint } from '../remote/endpoint.js';
 import { DEFAULT_ALLOWED_OPTIONS } from '../remote/policy.js';
 import { UsageError } from './argv.js';
+import { collect } from './config-options.js';
 import { loggerFor, withLogOptions, type LogFlags } from './logging.js';
 import { positiveInteger } from './numbers.js';
+import { withExample } from './run.js';
 import { untilStopped } from './signals.js';
 import { readFileOption, readToken } from './tokens.js';
 
@@ -16,14 +18,14 @@ interface WorkerFlags extends LogFlags {
   tlsKey?: string;
   tlsCa?: string;
   allowImpure?: boolean;
-  allowOption: string[];
+  allowOption?: string[];
   insecure?: boolean;
   maxConnections: string;
   maxMemory: string;
 }
 
 export function workerCommand(): Command {
-  return withLogOptions(new Command('worker'))
+  return withExample(withLogOptions(new Command('worker')), 'evix worker --listen 0.0.0.0:7357 --token-file /run/secrets/evix-token --max-connections 4')
     .description('serve evaluation to evix masters over TCP (Cap\'n Proto), each connection one worker')
     .requiredOption('--listen <host:port>', 'address to listen on, e.g. 0.0.0.0:7357 (port 0 picks one)')
     .option('--token-file <file>', 'shared token masters must prove they know (or EVIX_TOKEN)')
@@ -31,7 +33,7 @@ export function workerCommand(): Command {
     .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
     .option('--tls-ca <file>', 'require client certificates signed by this CA (mutual TLS)')
     .option('--allow-impure', 'accept --impure evaluation and unrestricted --file/--expr inputs')
-    .option('--allow-option <key>', `also accept --option KEY from masters (always: ${DEFAULT_ALLOWED_OPTIONS.join(', ')})`, (v: string, p: string[]) => [...p, v], [])
+    .option('--allow-option <key>', `also accept --option KEY from masters (always: ${DEFAULT_ALLOWED_OPTIONS.join(', ')})`, collect)
     .option('--insecure', 'allow listening on a non-loopback address without a token')
     .option('--max-connections <n>', 'connections served at once (each is one nix evaluator)', '16')
     .option('--max-memory <mib>', "restart a connection's evaluator past this many MiB (caps what masters ask); the connections together keep to max-connections × MIB", String(DEFAULT_MAX_MEMORY_MIB))
@@ -53,7 +55,7 @@ export function workerCommand(): Command {
         port: endpoint.port,
         token,
         ...(cert && key ? { tls: { cert, key, ...(ca ? { ca } : {}) } } : {}),
-        policy: { allowImpure: flags.allowImpure ?? false, allowedOptions: new Set([...DEFAULT_ALLOWED_OPTIONS, ...flags.allowOption]) },
+        policy: { allowImpure: flags.allowImpure ?? false, allowedOptions: new Set([...DEFAULT_ALLOWED_OPTIONS, ...(flags.allowOption ?? [])]) },
         maxConnections: positiveInteger('--max-connections', flags.maxConnections, 1),
         maxMemoryMiB: positiveInteger('--max-memory', flags.maxMemory, 1),
         log,

@@ -68,11 +68,57 @@ test('--help explains every flag', async () => {
   }
 });
 
+const COMMANDS = ['eval', 'worker', 'daemon', 'query', 'diff', 'watch'];
+
+test.each(COMMANDS)('%s --help has an example and no default of an empty list', async (command) => {
+  const run = await runCli([command, '--help']);
+  expect(run.exitCode).toBe(0);
+  expect(run.stdout).toMatch(new RegExp(`\\nExample:\\n  evix ${command} --`));
+  expect(run.stdout).not.toContain('(default: [])');
+});
+
+test('query, diff and watch take every flag eval takes; watch leaves out --expr, which it refuses', async () => {
+  const flagsOf = (help: string) => new Set([...help.matchAll(/^  (?:-\w, )?(--[\w-]+)/gm)].map((m) => m[1]));
+  const evalFlags = flagsOf((await runCli(['eval', '--help'])).stdout);
+  expect(evalFlags.size).toBeGreaterThan(30);
+  for (const command of ['query', 'diff', 'watch']) {
+    const flags = flagsOf((await runCli([command, '--help'])).stdout);
+    const missing = [...evalFlags].filter((flag) => !flags.has(flag) && !(command === 'watch' && flag === '--expr'));
+    expect(missing, command).toEqual([]);
+  }
+  expect(flagsOf((await runCli(['watch', '--help'])).stdout).has('--expr')).toBe(false);
+  expectOneLineError(await runCli(['watch', '--expr', '{}', '--workers', '2']), 2, /watch needs --file or --flake/);
+});
+
+test('an eval command line works with the verb changed: the flags that only say how to run are taken', async () => {
+  const socket = join(await mkdtemp(join(tmpdir(), 'evix-nodaemon-')), 'evix.sock');
+  const line = ['--file', JOBS, '--workers', '4', '--max-memory', '2048', '--no-eval-cache', '--output-format', 'evix', '-q'];
+  for (const command of ['query', 'diff']) {
+    // Without a daemon both refuse for that reason, not for a flag.
+    expectOneLineError(await runCli([command, ...line], { env: { EVIX_SOCKET: socket } }), 1, /no evix daemon answers/);
+  }
+});
+
+test('-v and -q anywhere on the line; an unknown command is named', async () => {
+  const expr = '{ a = builtins.trace "hello from nix" (derivation { name = "t"; system = "x"; builder = "/bin/sh"; }); }';
+  for (const args of [['-v', 'eval', '--expr', expr], ['eval', '-v', '--expr', expr], ['eval', '--expr', expr, '-v']]) {
+    const run = await runCli([...args, '--no-daemon']);
+    expect(run.stderr, args.join(' ')).toContain('trace: hello from nix');
+    expect(derivations(run.events)).toHaveLength(1);
+  }
+  const quiet = await runCli(['-q', 'eval', '--no-daemon', '--expr', expr, '-v']);
+  expect(quiet.stderr).toBe('');
+  expectOneLineError(await runCli(['help', 'nope']), 2, /^evix: unknown command 'nope'$/);
+  expectOneLineError(await runCli(['nope']), 2, /^evix: unknown command 'nope'$/);
+  const help = await runCli(['help', 'eval']);
+  expect(help.stdout).toMatch(/^Usage: evix eval/);
+});
+
 test.each([
   ['SIGINT', 130],
   ['SIGTERM', 143],
 ] as const)('%s stops the run, keeps what was printed and leaves no nix process', async (signal, status) => {
-  const child = execa(process.execPath, [CLI, 'eval', '--file', `${FIXTURES}/wide.nix`, '--arg', 'count', '100000', '--workers', '2'], { reject: false, buffer: { stdout: true } });
+  const child = execa(CLI, ['eval', '--file', `${FIXTURES}/wide.nix`, '--arg', 'count', '100000', '--workers', '2'], { reject: false, buffer: { stdout: true } });
   let stdout = '';
   await new Promise<void>((resolve) => {
     child.stdout.on('data', (chunk: Buffer) => {
@@ -149,14 +195,14 @@ test('--version and -V print the version package.json has, for evix and evixd', 
     expect(run.exitCode).toBe(0);
     expect(run.stdout.trim()).toBe(version);
   }
-  const evixd = await execa(process.execPath, [join(ROOT, 'dist/bin/evixd.js'), '--version']);
+  const evixd = await execa(join(ROOT, 'dist/bin/evixd.js'), ['--version']);
   expect(evixd.stdout.trim()).toBe(version);
 });
 
 test('a closed stdout (a pipe into head) ends the run quietly, with 141 as after SIGPIPE, and no nix process left', async () => {
   // The evaluators run in this directory, which tells them apart from any other nix process.
   const here = await mkdtemp(join(tmpdir(), 'evix-epipe-'));
-  const run = await execa('bash', ['-c', `"${process.execPath}" "${CLI}" eval --no-daemon --no-eval-cache --workers 2 --file "${ROOT}bench/fixtures/flat.nix" --arg count 20000 | head -1; echo "status \${PIPESTATUS[0]}"`], { cwd: here });
+  const run = await execa('bash', ['-c', `"${CLI}" eval --no-daemon --no-eval-cache --workers 2 --file "${ROOT}bench/fixtures/flat.nix" --arg count 20000 | head -1; echo "status \${PIPESTATUS[0]}"`], { cwd: here });
   const [line, status] = run.stdout.split('\n');
   expect(JSON.parse(line!)).toMatchObject({ attr: '', attrPath: [] });
   expect(status).toBe('status 141');
