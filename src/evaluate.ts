@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { isEnvironmentalError } from './cache/environmental.js';
-import { EvalCache, cacheKey, type CacheIdentity } from './cache/eval-cache.js';
+import type { CacheIdentity } from './cache/eval-cache.js';
 import type { EvalConfig, WorkerConfig } from './config.js';
 import type { AttrPath } from './nix/syntax.js';
 import { isDerivationEvent, isErrorEvent, type EvalEvent } from './events.js';
@@ -14,9 +14,8 @@ import { silentLogger, type Logger } from './log.js';
 import type { RunResult, RunSnapshot } from './master/run.js';
 import type { Worker } from './master/worker.js';
 import { prepareRun, type PreparedRun } from './prepare.js';
-import type { RemoteTls } from './remote/client-handshake.js';
-import type { RemoteTimeouts } from './remote/connection-keeper.js';
 import type { Endpoint } from './remote/endpoint.js';
+import type { RemoteTimeouts, RemoteTls } from './remote/options.js';
 import type { LocalWorker } from './worker/local-worker.js';
 
 /** `--remote HOST:PORT SYSTEMS N`: N connections, each a worker owning SYSTEMS (none: any). */
@@ -30,7 +29,7 @@ export interface EvaluateOptions {
   /** Local workers, each with its own nix evaluator. */
   workers: number;
   remotes?: RemoteSpec[];
-  remoteToken?: Buffer | undefined;
+  remoteToken?: Uint8Array | undefined;
   remoteTls?: RemoteTls;
   remoteTimeouts?: Partial<RemoteTimeouts>;
   onEvent: (event: EvalEvent) => void;
@@ -170,6 +169,7 @@ async function walkWithCache(
   emit: (event: EvalEvent) => void,
   log: Logger,
 ): Promise<RunResult> {
+  const { EvalCache, cacheKey } = await loadEvalCache();
   const store = new EvalCache(cache.directory);
   try {
     const key = cacheKey(config, identity);
@@ -202,5 +202,20 @@ async function walkWithCache(
     return { ...result, completed: stored.length - gone.size + result.completed };
   } finally {
     store.close();
+  }
+}
+
+/**
+ * The cache module, loaded only by runs that use it: it needs node:sqlite
+ * (Node 22.5 on), which importing the library should not, so that an older
+ * Node imports evix and a run with a cache there fails in one line naming
+ * the Node it needs.
+ */
+async function loadEvalCache(): Promise<typeof import('./cache/eval-cache.js')> {
+  try {
+    return await import('./cache/eval-cache.js');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_UNKNOWN_BUILTIN_MODULE') throw error;
+    throw new Error(`the evaluation cache needs Node.js 22.12 or newer (for node:sqlite), and this is ${process.version}`);
   }
 }

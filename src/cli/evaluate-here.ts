@@ -10,7 +10,7 @@ import type { EvaluateOptions, RemoteSpec } from '../evaluate.js';
 import type { Logger } from '../log.js';
 import type { RunResult, RunSnapshot } from '../master/run.js';
 import { prepareRun } from '../prepare.js';
-import type { RemoteTls } from '../remote/client-handshake.js';
+import type { RemoteTls } from '../remote/options.js';
 import type { NdjsonSink } from '../sinks/ndjson.js';
 import { Progress } from './progress.js';
 import { runWithSignals } from './signals.js';

@@ -17,11 +17,11 @@ export function newNonce(): Buffer {
   return randomBytes(NONCE_BYTES);
 }
 
-export function clientMac(token: Buffer, serverNonce: Uint8Array, clientNonce: Uint8Array, setup: Uint8Array): Buffer {
+export function clientMac(token: Uint8Array, serverNonce: Uint8Array, clientNonce: Uint8Array, setup: Uint8Array): Buffer {
   return createHmac('sha256', token).update('evix-client-v1\0').update(serverNonce).update(clientNonce).update(setup).digest();
 }
 
-export function serverProof(token: Buffer, serverNonce: Uint8Array, clientNonce: Uint8Array): Buffer {
+export function serverProof(token: Uint8Array, serverNonce: Uint8Array, clientNonce: Uint8Array): Buffer {
   return createHmac('sha256', token).update('evix-server-v1\0').update(clientNonce).update(serverNonce).digest();
 }
 

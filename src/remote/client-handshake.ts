@@ -15,21 +15,14 @@ import { clientMac, macEqual, newNonce, serverProof } from '../protocol/auth.js'
 import { PROTOCOL_VERSION, SOURCE_PART_BYTES, decodeServer, encodeClient, type ClientMessage, type ServerMessage } from '../protocol/codec.js';
 import { MessageConnection } from '../protocol/connection.js';
 import { formatEndpoint, type Endpoint } from './endpoint.js';
+import type { RemoteTls } from './options.js';
 
 export type ClientConnection = MessageConnection<ServerMessage, ClientMessage>;
-
-export interface RemoteTls {
-  /** Trust anchors for the worker's certificate. */
-  ca?: Buffer;
-  /** Our certificate and key, for workers that require mutual TLS. */
-  cert?: Buffer;
-  key?: Buffer;
-}
 
 export interface HandshakeOptions {
   endpoint: Endpoint;
   tls?: RemoteTls;
-  token: Buffer | undefined;
+  token: Uint8Array | undefined;
   /** The encoded WorkerConfig (codec.encodeConfig): what the MAC covers. */
   config: Buffer;
   /** A peer must greet within this (a stopped process still accepts TCP connections). */
@@ -51,13 +44,16 @@ export class RemoteRefusedError extends Error {
   }
 }
 
+/** Bytes as node:tls's types want them (it takes any byte view at run time): a Buffer over the same memory. */
+const asBuffer = (bytes: Uint8Array | undefined) => (bytes === undefined ? undefined : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+
 export function handshake(options: HandshakeOptions): Promise<ClientConnection> {
   const { endpoint, tls, token, signal } = options;
   const where = formatEndpoint(endpoint);
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new Error(`worker ${where}: connection abandoned`));
     const socket: Socket = tls
-      ? connectTls({ host: endpoint.host, port: endpoint.port, servername: endpoint.host, ...tls })
+      ? connectTls({ host: endpoint.host, port: endpoint.port, servername: endpoint.host, ca: asBuffer(tls.ca), cert: asBuffer(tls.cert), key: asBuffer(tls.key) })
       : connectTcp({ host: endpoint.host, port: endpoint.port });
     const connection: ClientConnection = new MessageConnection(socket, { decode: decodeServer, encode: encodeClient });
     const clientNonce = newNonce();

@@ -9,22 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log.js';
 import type { ServerMessage } from '../protocol/codec.js';
 import { RemoteRefusedError, type ClientConnection } from './client-handshake.js';
-
-export interface RemoteTimeouts {
-  /** Connecting and the whole handshake, setup of the evaluator included. */
-  setupMs: number;
-  /** With work outstanding and nothing heard for this long, send a ping. */
-  pingAfterMs: number;
-  /** With work outstanding and nothing heard for this long, the peer is gone. */
-  deadAfterMs: number;
-  /**
-   * Failed connections in a row (attempts and losses with no answer between)
-   * before giving up; attempts wait doubling delays from 250 ms up to 5 s.
-   */
-  reconnectAttempts: number;
-}
-
-export const DEFAULT_REMOTE_TIMEOUTS: RemoteTimeouts = { setupMs: 120_000, pingAfterMs: 3_000, deadAfterMs: 10_000, reconnectAttempts: 8 };
+import type { RemoteTimeouts } from './options.js';
 
 const FIRST_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 5000;

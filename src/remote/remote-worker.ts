@@ -11,9 +11,10 @@ import type { OwnedSystems } from '../master/scheduler.js';
 import { WorkerUnavailableError, type Worker } from '../master/worker.js';
 import { encodeConfig, MAX_CHUNK_ATTRIBUTES, type ServerMessage } from '../protocol/codec.js';
 import type { ChunkAnswer, WorkChunk } from '../work.js';
-import { handshake, type RemoteTls } from './client-handshake.js';
-import { ConnectionKeeper, DEFAULT_REMOTE_TIMEOUTS, type RemoteTimeouts } from './connection-keeper.js';
+import { handshake } from './client-handshake.js';
+import { ConnectionKeeper } from './connection-keeper.js';
 import { formatEndpoint, type Endpoint } from './endpoint.js';
+import { DEFAULT_REMOTE_TIMEOUTS, type RemoteTimeouts, type RemoteTls } from './options.js';
 
 /**
  * Chunks a remote worker keeps in flight at most. A chunk is already a
@@ -28,7 +29,7 @@ export interface RemoteWorkerOptions {
   id: string;
   endpoint: Endpoint;
   systems: OwnedSystems;
-  token: Buffer | undefined;
+  token: Uint8Array | undefined;
   tls?: RemoteTls;
   timeouts?: Partial<RemoteTimeouts>;
   /**

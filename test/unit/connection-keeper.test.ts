@@ -7,7 +7,8 @@ import { silentLogger } from '../../src/log.js';
 import { decodeServer, encodeClient } from '../../src/protocol/codec.js';
 import { MessageConnection } from '../../src/protocol/connection.js';
 import type { ClientConnection } from '../../src/remote/client-handshake.js';
-import { ConnectionKeeper, DEFAULT_REMOTE_TIMEOUTS } from '../../src/remote/connection-keeper.js';
+import { ConnectionKeeper } from '../../src/remote/connection-keeper.js';
+import { DEFAULT_REMOTE_TIMEOUTS } from '../../src/remote/options.js';
 
 const accepted: Socket[] = [];
 const servers: Server[] = [];
