@@ -4,8 +4,9 @@
  * ratios to nix-instantiate and peak memory (resident, summed over the
  * process tree), and checks the targets of the foundation issue.
  *
- * Every .drv is written in a warm-up round first, so both sides find the
- * store in the same state. Runs with Node 24's type stripping: only
+ * evix runs as its installed links do: the launcher in dist/bin, as a
+ * program (see scripts/bundle.ts). Every .drv is written in a warm-up
+ * round first, so both sides find the store in the same state. Runs with Node 24's type stripping: only
  * erasable TypeScript here, and only Node's own modules.
  */
 import { spawn } from 'node:child_process';
@@ -126,8 +127,8 @@ interface Row {
 async function benchFixture(f: Fixture): Promise<Row[]> {
   const tools: Array<[string, string, string[]]> = [
     ['nix-instantiate', 'nix-instantiate', [f.file, ...f.args]],
-    ['evix --workers 1', process.execPath, [CLI, 'eval', '--file', f.file, ...f.args, '--workers', '1']],
-    ['evix --workers 2', process.execPath, [CLI, 'eval', '--file', f.file, ...f.args, '--workers', '2']],
+    ['evix --workers 1', CLI, ['eval', '--file', f.file, ...f.args, '--workers', '1']],
+    ['evix --workers 2', CLI, ['eval', '--file', f.file, ...f.args, '--workers', '2']],
     ...(nixEvalJobs ? [['nix-eval-jobs', nixEvalJobs, ['--workers', '2', ...f.args, f.file]] as [string, string, string[]]] : []),
   ];
   const counts = new Map<string, number>();
@@ -173,7 +174,7 @@ for (const fixture of FIXTURES) {
 /** Starts `evix worker` on loopback; resolves its port and a stop function. */
 function startWorker(): Promise<{ port: number; stop: () => void }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'worker', '--listen', '127.0.0.1:0', '-q'], { cwd: ROOT, env: { ...process.env, EVIX_TOKEN: 'bench' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(CLI, ['worker', '--listen', '127.0.0.1:0', '-q'], { cwd: ROOT, env: { ...process.env, EVIX_TOKEN: 'bench' }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (c: string) => {
       stderr += c;
@@ -191,17 +192,17 @@ function startWorker(): Promise<{ port: number; stop: () => void }> {
 async function benchRemote(): Promise<{ local: number; remote: number; ratio: number; perItemUs: number; codecUs: number }> {
   const worker = await startWorker();
   const tree = fixture('tree');
-  const local = [CLI, 'eval', '--file', tree.file, '--workers', '2'];
-  const remote = [CLI, 'eval', '--file', tree.file, '--workers', '0', '--remote', `127.0.0.1:${worker.port}`, '', '2'];
+  const local = ['eval', '--file', tree.file, '--workers', '2'];
+  const remote = ['eval', '--file', tree.file, '--workers', '0', '--remote', `127.0.0.1:${worker.port}`, '', '2'];
   process.env.EVIX_REMOTE_TOKEN = 'bench';
   const localTimes: number[] = [];
   const remoteTimes: number[] = [];
   let items = 0;
   try {
-    await measure(process.execPath, remote);
+    await measure(CLI, remote);
     for (let round = 0; round < ROUNDS; round++) {
-      localTimes.push((await measure(process.execPath, local)).seconds);
-      const r = await measure(process.execPath, remote);
+      localTimes.push((await measure(CLI, local)).seconds);
+      const r = await measure(CLI, remote);
       remoteTimes.push(r.seconds);
       items = r.stdout.split('\n').filter((l) => l !== '').length;
     }
@@ -246,19 +247,19 @@ async function benchDaemon(): Promise<{ cold: number; warm: number; prefix: numb
   const { mkdtempSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const socket = `${mkdtempSync(`${tmpdir()}/evix-bench-`)}/evix.sock`;
-  const daemon = spawn(process.execPath, [`${ROOT}dist/bin/evixd.js`, '--foreground', '--socket', socket, '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const daemon = spawn(`${ROOT}dist/bin/evixd.js`, ['--foreground', '--socket', socket, '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
   await new Promise<void>((resolve) => daemon.stderr.setEncoding('utf8').on('data', (c: string) => c.includes('listening') && resolve()));
   process.env.EVIX_SOCKET = socket;
   const tree = fixture('tree');
   try {
-    await measure(process.execPath, [CLI, 'eval', '--file', tree.file]);
+    await measure(CLI, ['eval', '--file', tree.file]);
     const cold: number[] = [];
     const warm: number[] = [];
     const prefix: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      cold.push((await measure(process.execPath, [CLI, 'eval', '--file', tree.file, '--no-daemon'])).seconds);
-      warm.push((await measure(process.execPath, [CLI, 'query', '--file', tree.file])).seconds);
-      prefix.push((await measure(process.execPath, [CLI, 'query', '--file', tree.file, '--attr-prefix', 'n0.n1'])).seconds);
+      cold.push((await measure(CLI, ['eval', '--file', tree.file, '--no-daemon'])).seconds);
+      warm.push((await measure(CLI, ['query', '--file', tree.file])).seconds);
+      prefix.push((await measure(CLI, ['query', '--file', tree.file, '--attr-prefix', 'n0.n1'])).seconds);
     }
     return { cold: median(cold), warm: median(warm), prefix: median(prefix) };
   } finally {
@@ -280,13 +281,13 @@ async function benchEvalCache(): Promise<{ cold: number; cached: number; speedup
   mkdirSync(flake);
   for (const file of ['machines.nix', 'fixpoint.nix']) copyFileSync(`${ROOT}bench/fixtures/${file}`, `${flake}/${file}`);
   writeFileSync(`${flake}/flake.nix`, '{ outputs = { self }: { hydraJobs = import ./machines.nix { modules = 1000; options = 60; }; }; }\n');
-  const args = [CLI, 'eval', '--flake', `${flake}#hydraJobs`, '--no-daemon', '--eval-cache', `${root}/cache`];
-  await measure(process.execPath, args);
+  const args = ['eval', '--flake', `${flake}#hydraJobs`, '--no-daemon', '--eval-cache', `${root}/cache`];
+  await measure(CLI, args);
   const cold: number[] = [];
   const cached: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    cold.push((await measure(process.execPath, [...args, '--refresh'])).seconds);
-    cached.push((await measure(process.execPath, args)).seconds);
+    cold.push((await measure(CLI, [...args, '--refresh'])).seconds);
+    cached.push((await measure(CLI, args)).seconds);
   }
   return { cold: median(cold), cached: median(cached), speedup: median(cold) / median(cached) };
 }
