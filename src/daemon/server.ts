@@ -2,17 +2,21 @@
  * evixd: evaluated sessions kept warm behind a Unix socket. Each
  * configuration is one Session (its last complete walk kept), in a bounded
  * LRU; walks of one session run one after another, different sessions and
- * clients at once. The socket is 0600 in a 0700 directory.
+ * clients at once. The socket is 0600, in a 0700 directory when evix
+ * makes it (see preparePrivateDirectory); one live daemon per socket.
  */
-import { chmod, rm } from 'node:fs/promises';
+import { chmod, lstat, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { defaultCacheDirectory } from '../cache/directory.js';
 import type { EvalConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { EvaluationFailed, Session } from '../session/session.js';
 import { LineSplitter } from '../lines.js';
+import { DaemonClient } from './client.js';
 import { DAEMON_PROTOCOL_VERSION, MAX_REQUEST_BYTES, parseRequest, sessionKey, type DaemonReply, type DaemonRequest } from './protocol.js';
 import { preparePrivateDirectory } from './socket-path.js';
+
+const NOT_WARM = 'no warm session for this configuration: run evix eval first';
 
 interface Entry {
   session: Session;
@@ -36,13 +40,24 @@ export class DaemonServer {
 
   async listen(): Promise<void> {
     await preparePrivateDirectory(this.#socketPath);
-    // A socket file left by a daemon that died answers nobody: replace it.
-    await rm(this.#socketPath, { force: true });
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(this.#socketPath, () => resolve());
-    });
+    try {
+      await this.#listenOnce();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+      await removeStaleSocket(this.#socketPath);
+      await this.#listenOnce();
+    }
     await chmod(this.#socketPath, 0o600);
+  }
+
+  #listenOnce(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.#socketPath, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
   }
 
   async close(): Promise<void> {
@@ -84,10 +99,8 @@ export class DaemonServer {
       case 'ping':
         return send({ id: request.id, pong: { version: DAEMON_PROTOCOL_VERSION } });
       case 'query': {
-        const key = sessionKey(request.config);
-        const entry = this.#sessions.get(key);
-        if (!entry?.session.warm) return send({ id: request.id, error: 'no warm session for this configuration: run evix eval first' });
-        this.#touch(key, entry);
+        const entry = this.#warmEntry(request.config);
+        if (!entry) return send({ id: request.id, error: NOT_WARM });
         return send({ id: request.id, events: entry.session.querySnapshot(request.filter) });
       }
       case 'eval':
@@ -98,6 +111,15 @@ export class DaemonServer {
         return send({ id: request.id, diff });
       }
     }
+  }
+
+  /** The config's session when it has a complete walk, made the most recently used. */
+  #warmEntry(config: EvalConfig): Entry | undefined {
+    const key = sessionKey(config);
+    const entry = this.#sessions.get(key);
+    if (!entry?.session.warm) return undefined;
+    this.#touch(key, entry);
+    return entry;
   }
 
   /** One walk of the config's session, after any walk of it still running. */
@@ -127,4 +149,25 @@ export class DaemonServer {
       this.#log.info('dropped the least recently used session');
     }
   }
+}
+
+/**
+ * Removes the socket file a daemon that died left behind (it answers
+ * nobody). One that something still answers is refused: taking it over
+ * would leave that daemon running and unreachable. A file that is not a
+ * socket is not ours to remove.
+ */
+async function removeStaleSocket(socketPath: string): Promise<void> {
+  const info = await lstat(socketPath).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
+  if (!info) return;
+  if (!info.isSocket()) throw new Error(`${socketPath} exists and is not a socket`);
+  const answered = await DaemonClient.connect(socketPath);
+  if (answered) {
+    answered.close();
+    throw new Error(`another daemon answers at ${socketPath}: stop it first, or choose another socket`);
+  }
+  await rm(socketPath, { force: true });
 }

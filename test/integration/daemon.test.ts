@@ -3,14 +3,15 @@
  * a guarded socket. Each test has a daemon of its own, with its own socket and
  * evaluation cache, so that none depends on what another left behind.
  */
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { lstat, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import type { DerivationEvent, ErrorEvent } from '../../src/events.js';
-import { ROOT, FIXTURES, derivations, errors, expectMatchesNix, runCli, viaNixEval, viaNixInstantiate } from '../helpers.js';
+import { CLI, ROOT, FIXTURES, derivations, errors, expectMatchesNix, runCli, viaNixEval, viaNixInstantiate } from '../helpers.js';
 
 const JOBS = `${FIXTURES}/jobs.nix`;
 const WIDE = `${FIXTURES}/wide.nix`;
@@ -20,23 +21,36 @@ let socket: string;
 let daemon: ResultPromise | undefined;
 let daemonLog = '';
 
-async function startDaemon(): Promise<void> {
-  const child = execa(process.execPath, [`${ROOT}dist/bin/evixd.js`, '--foreground', '--socket', socket, '-v'], {
-    reject: false,
-    buffer: false,
-    env: { XDG_CACHE_HOME: join(dir, 'cache') },
-  });
-  daemonLog = '';
+const EVIXD = `${ROOT}dist/bin/evixd.js`;
+
+/**
+ * `evixd --foreground -v ARGS`, once it says it listens; everything it says
+ * goes to `onLog`. In an object: a child returned from an async function
+ * would be awaited, until it exits.
+ */
+async function listeningDaemon(args: string[], env: Record<string, string>, onLog: (text: string) => void = () => {}): Promise<{ child: ResultPromise }> {
+  const child = execa(process.execPath, [EVIXD, '--foreground', '-v', ...args], { reject: false, buffer: false, env });
   await new Promise<void>((resolve, reject) => {
     let said = '';
     child.stderr.on('data', (chunk: Buffer) => {
       said += chunk.toString();
-      daemonLog += chunk.toString();
+      onLog(chunk.toString());
       if (said.includes('listening on')) resolve();
     });
     void child.then(() => reject(new Error(`daemon exited: ${said}`)));
   });
-  daemon = child;
+  return { child };
+}
+
+async function startDaemon(): Promise<void> {
+  daemonLog = '';
+  ({ child: daemon } = await listeningDaemon(['--socket', socket], { XDG_CACHE_HOME: join(dir, 'cache') }, (text) => (daemonLog += text)));
+}
+
+/** A daemon command (`evix daemon` or `evixd`) that should refuse to start: how it ended (a hung one is killed). */
+function refusedDaemon(command: 'evix daemon' | 'evixd', args: string[], env: Record<string, string> = {}) {
+  const [bin, ...verb] = command === 'evixd' ? [EVIXD] : [CLI, 'daemon'];
+  return execa(process.execPath, [bin!, ...verb, '--foreground', ...args], { reject: false, env, timeout: 20_000 });
 }
 
 async function stopDaemon(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
@@ -103,9 +117,42 @@ describe('evixd', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  test('the socket is 0600 in a 0700 directory', async () => {
+  test('the socket is 0600', async () => {
     expect((await stat(socket)).mode & 0o777).toBe(0o600);
-    expect((await stat(dirname(socket))).mode & 0o777).toBe(0o700);
+  });
+
+  test('a second daemon on a socket the first answers refuses to start, in one line, and the first serves on', async () => {
+    for (const command of ['evix daemon', 'evixd'] as const) {
+      const second = await refusedDaemon(command, ['--socket', socket]);
+      expect([second.exitCode, second.stderr], command).toEqual([1, `evix: another daemon answers at ${socket}: stop it first, or choose another socket`]);
+    }
+    const served = await warm(['--file', JOBS]);
+    await expectMatchesNix(viaNixInstantiate(`import ${JOBS} { }`), derivations(served.events));
+  });
+
+  test('a socket left by a killed daemon is replaced; a file that is not a socket is left alone', async () => {
+    await stopDaemon('SIGKILL');
+    expect((await lstat(socket)).isSocket()).toBe(true);
+    await startDaemon();
+    const served = await warm(['--file', JOBS]);
+    await expectMatchesNix(viaNixInstantiate(`import ${JOBS} { }`), derivations(served.events));
+    await stopDaemon();
+    await writeFile(socket, 'not a socket');
+    const refused = await refusedDaemon('evixd', ['--socket', socket]);
+    expect([refused.exitCode, refused.stderr]).toEqual([1, `evix: ${socket} exists and is not a socket`]);
+    expect(await readFile(socket, 'utf8')).toBe('not a socket');
+  });
+
+  test("a socket whose directory is missing is refused, and nothing is made where it points", async () => {
+    const missing = join(dir, 'absent', 'deeper', 'evix.sock');
+    for (const [command, args, env] of [
+      ['evix daemon', ['--socket', missing], {}],
+      ['evixd', [], { EVIX_SOCKET: missing }],
+    ] as const) {
+      const refused = await refusedDaemon(command, [...args], env);
+      expect([refused.exitCode, refused.stderr], command).toEqual([1, `evix: the socket's directory ${dirname(missing)} does not exist: make it, or choose another socket`]);
+    }
+    expect(existsSync(join(dir, 'absent'))).toBe(false);
   });
 
   test('eval through the daemon prints what a local eval prints, and leaves the session warm', async () => {
@@ -252,5 +299,23 @@ test('without a daemon, eval runs here and query says how to get one', async () 
     expect(query.stderr).toBe(`evix: no evix daemon answers at ${elsewhere.EVIX_SOCKET}: start one with evix daemon --foreground`);
   } finally {
     await rm(nobody, { recursive: true, force: true });
+  }
+});
+
+const runtimeDirectory = `/run/user/${process.getuid?.() ?? 0}`;
+
+test.skipIf(existsSync(runtimeDirectory))(`without a socket named (and no ${runtimeDirectory}), the daemon makes its private directory 0700 under the temporary directory`, async () => {
+  const tmp = await mkdtemp(join(tmpdir(), 'evix-default-socket-'));
+  const expected = join(tmp, `evix-${process.getuid?.() ?? 0}`, 'evix.sock');
+  const { child } = await listeningDaemon([], { TMPDIR: tmp, EVIX_SOCKET: '', XDG_CACHE_HOME: join(tmp, 'cache') });
+  try {
+    expect((await stat(expected)).mode & 0o777).toBe(0o600);
+    expect((await stat(dirname(expected))).mode & 0o777).toBe(0o700);
+    const run = await runCli(['eval', '--file', JOBS], { env: { EVIX_SOCKET: expected } });
+    await expectMatchesNix(viaNixInstantiate(`import ${JOBS} { }`), derivations(run.events));
+  } finally {
+    child.kill('SIGTERM');
+    await child;
+    await rm(tmp, { recursive: true, force: true });
   }
 });
