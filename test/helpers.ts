@@ -27,9 +27,14 @@ export interface CliRun {
   exitCode: number | undefined;
 }
 
-/** Runs the built `evix` as its installed links do: the launcher, as a program. */
-export async function runCli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliRun> {
-  const result = await execa(CLI, args, { cwd: options.cwd ?? ROOT, env: options.env, reject: false });
+/**
+ * Runs the built `evix` as its installed links do: the launcher, as a
+ * program; behind `under` (a command that runs the rest of its line, such
+ * as `unshare …`) when given.
+ */
+export async function runCli(args: string[], options: { cwd?: string; env?: Record<string, string>; under?: string[] } = {}): Promise<CliRun> {
+  const [command, ...rest] = [...(options.under ?? []), CLI, ...args];
+  const result = await execa(command!, rest, { cwd: options.cwd ?? ROOT, env: options.env, reject: false });
   const events = result.stdout
     .split('\n')
     .filter((l) => l.startsWith('{'))

@@ -4,6 +4,7 @@
  */
 import { execFile, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
+import { nixEnvironment } from './environment.js';
 
 export const FLAKE_FEATURES = ['--extra-experimental-features', 'nix-command flakes'];
 
@@ -77,7 +78,7 @@ function setReferenced(child: ChildProcess, referenced: boolean): void {
 function spawnNix(command: string, args: string[], options: { cwd: string; input?: string }): RunningNix {
   let child!: ChildProcess;
   const output = new Promise<string>((resolve, reject) => {
-    child = execFile(command, args, { cwd: options.cwd, maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' }, (error, stdout, stderr) => {
+    child = execFile(command, args, { cwd: options.cwd, env: nixEnvironment(), maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' }, (error, stdout, stderr) => {
       if (!error) return resolve(stdout);
       const code = (error as NodeJS.ErrnoException).code;
       if (typeof code === 'string') return reject(new NixCommandError(`cannot run ${command}: ${code === 'ENOENT' ? 'not found on PATH' : error.message}`));

@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StoreSource } from '../config.js';
 import { NixCommandError, runNix } from './commands.js';
+import { nixEnvironment } from './environment.js';
 import { parseSha256, storePathName } from './store-path.js';
 
 /** The paths of `sources` this store does not hold. */
@@ -73,7 +74,7 @@ export class SourceImport {
 
 /** `nix-store --restore` unpacking a NAR from its stdin into `path`. */
 function restoreInto(path: string): { stdin: NodeJS.WritableStream; done: Promise<void> } {
-  const child = spawn('nix-store', ['--restore', path], { stdio: ['pipe', 'ignore', 'pipe'] });
+  const child = spawn('nix-store', ['--restore', path], { env: nixEnvironment(), stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
   // A failed restore shows at finish(); writes to its closed stdin must not throw meanwhile.

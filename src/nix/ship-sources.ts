@@ -27,6 +27,7 @@ import { createHash } from 'node:crypto';
 import { basename, dirname, resolve } from 'node:path';
 import type { FlakeLock, StoreSource, WorkerConfig } from '../config.js';
 import { FLAKE_FEATURES, NixCommandError, runNix } from './commands.js';
+import { nixEnvironment } from './environment.js';
 import { narOfLocalPath } from './nar.js';
 import { parsePathInfo } from './path-info.js';
 import { nixString, splitIncludeEntry } from './syntax.js';
@@ -151,7 +152,7 @@ async function describeSources(paths: string[], workdir: string): Promise<StoreS
 
 /** The NAR serialisation of a store path (`nix-store --dump`), as it is produced. */
 export async function* narOf(path: string): AsyncGenerator<Buffer> {
-  const child = spawn('nix-store', ['--dump', path], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('nix-store', ['--dump', path], { env: nixEnvironment(), stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
   const exited = new Promise<number | null>((resolve, reject) => {

@@ -11,6 +11,7 @@
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
+import { nixEnvironment } from '../nix/environment.js';
 import { ResidentMemory } from './memory.js';
 import { ReplFramer, markerRequest, type ReplResponse } from './repl-framer.js';
 
@@ -73,7 +74,7 @@ export class NixRepl {
     // ReplFramer); `exec` leaves nix itself as the child, whose pid we watch.
     this.#child = spawn('sh', ['-c', 'exec nix repl "$@" 2>&1', 'sh', ...options.args], {
       cwd: options.cwd,
-      env: { ...process.env, ...options.env },
+      env: { ...nixEnvironment(), ...options.env },
       stdio: ['pipe', 'pipe', 'ignore'],
     });
     const child = this.#child;
