@@ -39,6 +39,8 @@ export async function evaluateHere(config: EvalConfig, options: HereOptions): Pr
   const [{ evaluate }, log] = await Promise.all([import('../evaluate.js'), options.log]);
   const { out, onEvent } = options;
   const progress = options.progress && Progress.wanted(process.stderr, false) ? new Progress(process.stderr) : undefined;
+  // Output to the progress line's terminal would start after its text; to a pipe or a file it needs nothing.
+  if (progress && process.stdout.isTTY) out.writeThrough(progress.aside);
   try {
     return await runWithSignals((signal) =>
       evaluate(config, {

@@ -1,7 +1,9 @@
 /**
  * A one-line progress display on stderr, for terminals only: done, queued,
  * errors, rate and busy workers, redrawn ten times a second and erased at
- * the end, so what stays on the terminal is the output and the logs.
+ * the end, so what stays on the terminal is the output and the logs. Output
+ * to the same terminal goes through aside(), or it would start where the
+ * line's text ends.
  */
 import type { RunSnapshot } from '../master/run.js';
 
@@ -10,6 +12,8 @@ export class Progress {
   readonly #started = Date.now();
   #snapshot: (() => RunSnapshot) | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** Whether the line is on the terminal now (the cursor at its end). */
+  #drawn = false;
 
   constructor(stream: NodeJS.WriteStream) {
     this.#stream = stream;
@@ -29,8 +33,26 @@ export class Progress {
   /** Erases the line; safe to call more than once. */
   stop(): void {
     clearInterval(this.#timer);
-    if (this.#snapshot) this.#stream.write('\r\x1b[K');
+    this.#erase();
     this.#snapshot = undefined;
+  }
+
+  /**
+   * Runs `write`, a write to another stream on the same terminal, with the
+   * line erased before it and drawn again after. Terminal writes are
+   * synchronous (on Linux), so the three reach the terminal in this order.
+   */
+  readonly aside = (write: () => void): void => {
+    if (!this.#drawn) return write();
+    this.#erase();
+    write();
+    this.#draw();
+  };
+
+  #erase(): void {
+    if (!this.#drawn) return;
+    this.#stream.write('\r\x1b[K');
+    this.#drawn = false;
   }
 
   #draw(): void {
@@ -39,5 +61,6 @@ export class Progress {
     const rate = seconds > 0 ? Math.round(s.completed / seconds) : 0;
     const line = `evix: ${s.completed} done · ${s.queued} queued · ${s.errors} errors · ${rate}/s · ${s.busyWorkers}/${s.workers} workers busy`;
     this.#stream.write(`\r\x1b[K${line.slice(0, (this.#stream.columns || 80) - 1)}`);
+    this.#drawn = true;
   }
 }

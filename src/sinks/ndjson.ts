@@ -19,6 +19,7 @@ export class NdjsonSink {
   #pending = '';
   #scheduled = false;
   #drained: Promise<void> | undefined;
+  #around: ((write: () => void) => void) | undefined;
 
   constructor(out: Writable, line: LineFormat = evixLine) {
     this.#out = out;
@@ -51,11 +52,18 @@ export class NdjsonSink {
     return this.#drained;
   };
 
+  /** Has every write to the stream made inside `around` (the progress line steps aside there, on a terminal both share). */
+  writeThrough(around: (write: () => void) => void): void {
+    this.#around = around;
+  }
+
   /** Writes what is gathered now. */
   flush(): void {
     this.#scheduled = false;
     if (this.#pending === '') return;
-    this.#out.write(this.#pending);
+    const text = this.#pending;
     this.#pending = '';
+    if (this.#around) this.#around(() => this.#out.write(text));
+    else this.#out.write(text);
   }
 }
