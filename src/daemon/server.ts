@@ -107,6 +107,8 @@ export class DaemonServer {
         await this.#walk(request.config, request.workers, (event) => send({ id: request.id, event }));
         return send({ id: request.id, done: {} });
       case 'diff': {
+        // Against nothing, every derivation would be "added": a diff needs a walk to compare with.
+        if (!this.#warmEntry(request.config)) return send({ id: request.id, error: NOT_WARM });
         const diff = await this.#walk(request.config, request.workers);
         return send({ id: request.id, diff });
       }

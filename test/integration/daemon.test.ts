@@ -196,6 +196,16 @@ describe('evixd', () => {
     expect(attrsOf((await cli(['query', '--file', file])).events)).toEqual(['a', 'c', 'd']);
   });
 
+  test('diff with no warm session says so in one line and exits 1, instead of listing everything as added', async () => {
+    const cold = await cli(['diff', '--file', JOBS]);
+    expect([cold.exitCode, cold.stdout, cold.stderr]).toEqual([1, '', 'evix: no warm session for this configuration: run evix eval first']);
+    // It walked nothing: there is still no session to query.
+    expect((await cli(['query', '--file', JOBS])).exitCode).toBe(1);
+    await warm(['--file', JOBS]);
+    const diff = JSON.parse((await cli(['diff', '--file', JOBS])).stdout) as Diff;
+    expect([diff.added, diff.removed, diff.changed]).toEqual([[], [], []]);
+  });
+
   test('many clients at once', async () => {
     const jobs = await warm(['--file', JOBS]);
     const runs = await Promise.all([
