@@ -14,28 +14,14 @@ import { evaluate, type EvaluateOptions } from '../evaluate.js';
 import type { EvalEvent } from '../events.js';
 import type { RunFailure } from '../failures.js';
 import type { RunResult } from '../master/run.js';
-import { watch as watchFiles } from 'node:fs';
 import { addToGraph, diffGraphs, emptyGraph, queryGraph, type Graph, type GraphDiff, type QueryFilter } from './graph.js';
-import { watchedPaths } from './watched-paths.js';
+import { watchInput, type WatchOptions, type WatchUpdate } from './watch-loop.js';
 
 /** Events stream() keeps for a caller that has not taken them yet, before the walk waits for it. */
 const STREAM_HIGH_WATER = 256;
 
-/** One step of watch(): what changed, or why this evaluation failed. */
-export type WatchUpdate = { diff: GraphDiff } | { error: string };
-
-/** Where an update leaves things: the evaluation's failure, or its errors. */
-function outcomeOf(update: WatchUpdate): string {
-  if ('error' in update) return `failed:${update.error}`;
-  return `errors:${JSON.stringify(update.diff.errors.map((e) => [e.attr, e.error]))}`;
-}
-
-function hasChanges(update: WatchUpdate): boolean {
-  return 'diff' in update && update.diff.added.length + update.diff.removed.length + update.diff.changed.length > 0;
-}
-
-// What Session.open takes, and which the library exports beside Session.
-export type { SessionConfig };
+// What Session.open takes and watch() yields, which the library exports beside Session.
+export type { SessionConfig, WatchUpdate };
 
 export type SessionOptions = Omit<EvaluateOptions, 'onEvent'>;
 
@@ -154,49 +140,8 @@ export class Session {
    * syntax error mid-edit) yields its error and watching goes on. Ends when
    * `signal` aborts. Throws NotWatchable for inputs with no local files.
    */
-  async *watch(options: { debounceMs?: number; signal?: AbortSignal } = {}): AsyncGenerator<WatchUpdate, void, undefined> {
-    const debounceMs = options.debounceMs ?? 200;
-    const paths = await watchedPaths(this.config);
-    let changed = true;
-    let lastOutcome: string | undefined;
-    let wake: (() => void) | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const onChange = (_type: string, file: string | Buffer | null) => {
-      if (file && /(^|\/)(\.git|node_modules|result)(\/|$)/.test(String(file))) return;
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        changed = true;
-        wake?.();
-      }, debounceMs);
-    };
-    const watchers = paths.map((path) => watchFiles(path, { recursive: true }, onChange));
-    const stop = () => wake?.();
-    options.signal?.addEventListener('abort', stop);
-    try {
-      while (!options.signal?.aborted) {
-        if (!changed) {
-          await new Promise<void>((resolve) => (wake = resolve));
-          continue;
-        }
-        changed = false;
-        let update: WatchUpdate;
-        try {
-          update = { diff: await this.refresh() };
-        } catch (error) {
-          update = { error: (error as Error).message };
-        }
-        // A write that changes nothing evaluated (the output written into the
-        // watched directory, an editor's backup file) is not reported: else
-        // `evix watch > out.json` beside the input would feed on itself.
-        const outcome = outcomeOf(update);
-        if (hasChanges(update) || outcome !== lastOutcome) yield update;
-        lastOutcome = outcome;
-      }
-    } finally {
-      clearTimeout(timer);
-      options.signal?.removeEventListener('abort', stop);
-      for (const w of watchers) w.close();
-    }
+  watch(options: WatchOptions = {}): AsyncGenerator<WatchUpdate, void, undefined> {
+    return watchInput(this.config, () => this.refresh(), options);
   }
 
   #walk(onEvent: (event: EvalEvent) => void, consumerReady?: () => Promise<void> | undefined): Promise<RunResult> {
