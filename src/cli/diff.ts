@@ -9,6 +9,7 @@ import { defaultCacheDirectory } from '../cache/directory.js';
 import { splitFlakeReference } from '../nix/flake-ref.js';
 import { UsageError } from './argv.js';
 import { configFromFlags } from './config-options.js';
+import { loggerFor } from './logging.js';
 import { withExample } from './run.js';
 import { localWorkers, withEvaluationOptions, type RunFlags } from './run-options.js';
 import { askDaemon, type GraphDiff } from './through-daemon.js';
@@ -29,15 +30,16 @@ export function diffCommand(): Command {
         if (config.input.kind !== 'flake') throw new UsageError('--base needs --flake');
         const { fragment } = splitFlakeReference(config.input.ref);
         const baseRef = flags.base.includes('#') || fragment === '' ? flags.base : `${flags.base}#${fragment}`;
-        const [{ Session }, { createLogger }] = await Promise.all([import('../session/session.js'), import('../log.js')]);
-        const options = { workers, log: createLogger('warn'), evalCache: { directory: defaultCacheDirectory(), refresh: false } };
+        const [{ Session }, log] = await Promise.all([import('../session/session.js'), loggerFor(flags)]);
+        log.info('evaluating here: --base compares two revisions of the flake in this process');
+        const options = { workers, log, evalCache: { directory: defaultCacheDirectory(), refresh: false } };
         const base = await Session.open({ ...config, input: { kind: 'flake', ref: baseRef } }, options);
         const current = await Session.open(config, options);
         await base.refresh();
         await current.refresh();
         diff = current.compareWith(base);
       } else {
-        diff = await askDaemon({ op: 'diff', config, workers }, (r) => r.diff as GraphDiff | undefined);
+        diff = await askDaemon({ op: 'diff', config, workers }, (r) => r.diff as GraphDiff | undefined, loggerFor(flags));
       }
       process.stdout.write(`${JSON.stringify(diff)}\n`);
     });

@@ -29,14 +29,11 @@ export function evalCommand(): Command {
       const format = outputFormat(flags.outputFormat ?? 'evix', { constituents: flags.constituents ?? false, instantiated: true });
       const { NdjsonSink } = await import('../sinks/ndjson.js');
       const out = new NdjsonSink(process.stdout, format);
-      // Runs with options the daemon does not take evaluate here.
-      const plain = remotes.length === 0 && !flags.gcRootsDir && !flags.checkCacheStatus && !flags.constituents && (flags.evalCache ?? true) === true && !flags.refresh;
-      if (flags.daemon && plain) {
-        const result = await evaluateThroughDaemon(config, workers, out.write);
-        if (result) {
-          out.flush();
-          return reportRun(result);
-        }
+      const log = loggerFor(flags);
+      const viaDaemon = await evaluateThroughDaemon(flags, config, workers, out.write, log);
+      if (viaDaemon) {
+        out.flush();
+        return reportRun(viaDaemon);
       }
       const evalCache = flags.evalCache !== false ? { directory: typeof flags.evalCache === 'string' ? flags.evalCache : defaultCacheDirectory(), refresh: flags.refresh ?? false } : undefined;
       const result = await evaluateHere(config, {
@@ -45,7 +42,7 @@ export function evalCommand(): Command {
         remoteToken,
         remoteTls: ca || cert ? { ca, cert, key } : undefined,
         out,
-        log: loggerFor(flags),
+        log,
         progress: !flags.quiet,
         gcRootsDir: flags.gcRootsDir,
         checkCacheStatus: flags.checkCacheStatus ?? false,

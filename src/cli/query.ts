@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import type { EvalEvent } from '../events.js';
 import { collect, configFromFlags } from './config-options.js';
+import { loggerFor } from './logging.js';
 import { withExample } from './run.js';
 import { withEvaluationOptions, type RunFlags } from './run-options.js';
 import { askDaemon } from './through-daemon.js';
@@ -18,7 +19,7 @@ export function queryCommand(): Command {
     .option('--attr-prefix <attr>', 'only attrs equal to ATTR, under it (whole names), or matching it as a glob with * and ? (repeatable)', collect)
     .action(async (flags: QueryFlags) => {
       const config = configFromFlags(flags, process.cwd());
-      const events = await askDaemon({ op: 'query', config, filter: { systems: flags.system ?? [], attrs: flags.attrPrefix ?? [] } }, (r) => r.events as EvalEvent[] | undefined);
+      const events = await askDaemon({ op: 'query', config, filter: { systems: flags.system ?? [], attrs: flags.attrPrefix ?? [] } }, (r) => r.events as EvalEvent[] | undefined, loggerFor(flags));
       process.stdout.write(events.map((e) => `${JSON.stringify(e)}\n`).join(''));
     });
 }

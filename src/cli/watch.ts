@@ -9,6 +9,7 @@ import { positiveInteger } from './numbers.js';
 import { withExample } from './run.js';
 import { localWorkers, withEvaluationOptions, type RunFlags } from './run-options.js';
 import { runWithSignals } from './signals.js';
+import { watchUpdates } from './through-daemon.js';
 
 interface WatchFlags extends RunFlags {
   debounce: string;
@@ -23,11 +24,10 @@ export function watchCommand(): Command {
     .option('--debounce <ms>', 'wait this long after a change for more changes', '200')
     .action(async (flags: WatchFlags) => {
       const config = configFromFlags(flags, process.cwd());
-      const [log, { Session }] = await Promise.all([loggerFor(flags), import('../session/session.js')]);
-      const session = await Session.open(config, { workers: localWorkers(flags), log });
+      const debounceMs = positiveInteger('--debounce', flags.debounce, 0);
       await runWithSignals(async (signal) => {
         try {
-          for await (const update of session.watch({ debounceMs: positiveInteger('--debounce', flags.debounce, 0), signal })) {
+          for await (const update of await watchUpdates(flags, config, localWorkers(flags), loggerFor(flags), { debounceMs, signal })) {
             const line = 'error' in update ? { error: summarizeNixError(update.error) } : update.diff;
             process.stdout.write(`${JSON.stringify(line)}\n`);
           }

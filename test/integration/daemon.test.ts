@@ -70,6 +70,36 @@ async function warm(args: string[], cwd = ROOT) {
   return run;
 }
 
+/** `evix watch ARGS` against this test's daemon: its stdout lines one by one, and what it said on stderr. */
+function watchLines(args: string[]) {
+  const child = execa(process.execPath, [CLI, 'watch', ...args], { reject: false, buffer: false, env: { EVIX_SOCKET: socket } });
+  const lines: unknown[] = [];
+  let pending = '';
+  let said = '';
+  let wake: (() => void) | undefined;
+  child.stdout.on('data', (chunk: Buffer) => {
+    pending += chunk.toString();
+    for (let at = pending.indexOf('\n'); at !== -1; at = pending.indexOf('\n')) {
+      lines.push(JSON.parse(pending.slice(0, at)));
+      pending = pending.slice(at + 1);
+    }
+    wake?.();
+  });
+  child.stderr.on('data', (chunk: Buffer) => (said += chunk.toString()));
+  let taken = 0;
+  return {
+    async next(): Promise<unknown> {
+      while (lines.length <= taken) await new Promise<void>((resolve) => (wake = resolve));
+      return lines[taken++];
+    },
+    stderr: () => said.split('\n'),
+    async stop(): Promise<void> {
+      child.kill('SIGINT');
+      await child;
+    },
+  };
+}
+
 interface Diff {
   added: DerivationEvent[];
   removed: DerivationEvent[];
@@ -281,6 +311,47 @@ describe('evixd', () => {
     expect((await cli(['query', '--file', 'jobs.nix'])).stderr).toBe('evix: no warm session for this configuration: run evix eval first');
   });
 
+  test('-v says whether a run went through the daemon, and why not', async () => {
+    const said = async (...args: string[]) => (await cli(args)).stderr.split('\n');
+    expect(await said('eval', '-v', '--file', JOBS)).toContain(`evaluating in the evix daemon at ${socket}`);
+    expect(await said('query', '-v', '--file', JOBS)).toContain(`asking the evix daemon at ${socket}`);
+    expect(await said('-v', 'diff', '--file', JOBS)).toContain(`asking the evix daemon at ${socket}`);
+    expect(await said('eval', '-v', '--file', JOBS, '--no-daemon')).toContain('evaluating here: --no-daemon');
+    expect(await said('eval', '-v', '--file', JOBS, '--refresh', '--constituents')).toContain('evaluating here: the daemon does not take --constituents, --refresh');
+    // Without -v, not a word of it.
+    expect((await cli(['eval', '--file', JOBS])).stderr).not.toMatch(/evaluating|daemon/);
+  });
+
+  test('watch walks in the daemon: a query after an update shows the new walk', async () => {
+    const file = join(dir, 'watched.nix');
+    const job = (name: string) => `${name} = derivation { name = "${name}"; system = "x"; builder = "/bin/sh"; };`;
+    await writeFile(file, `{ ${job('a')} ${job('b')} }\n`);
+    const watch = watchLines(['--file', file, '--debounce', '100', '-v']);
+    try {
+      const first = (await watch.next()) as Diff;
+      expect([attrsOf(first.added), first.removed, first.changed]).toEqual([['a', 'b'], [], []]);
+      expect(watch.stderr()).toContain(`evaluating in the evix daemon at ${socket}`);
+      expect(attrsOf((await cli(['query', '--file', file])).events)).toEqual(['a', 'b']);
+
+      await writeFile(file, `{ ${job('a')} ${job('c')} }\n`);
+      const second = (await watch.next()) as Diff;
+      expect([attrsOf(second.added), attrsOf(second.removed), second.changed]).toEqual([['c'], ['b'], []]);
+      const query = await cli(['query', '--file', file]);
+      expect(attrsOf(query.events)).toEqual(['a', 'c']);
+      await expectMatchesNix(viaNixInstantiate(`import ${file}`), derivations(query.events));
+
+      // A broken edit is an error line; the daemon keeps the last complete walk.
+      await writeFile(file, `{ ${job('a')} c = ; }\n`);
+      expect(((await watch.next()) as { error: string }).error).toMatch(/syntax error/);
+      expect(attrsOf((await cli(['query', '--file', file])).events)).toEqual(['a', 'c']);
+    } finally {
+      await watch.stop();
+    }
+    // With a daemon answering, an input with nothing to watch is still refused, and the command ends.
+    const expr = await cli(['watch', '--expr', '{ }']);
+    expect([expr.exitCode, expr.stderr]).toEqual([2, 'evix: evix watch needs --file or --flake: an expression has no files to watch']);
+  });
+
   test('a restarted daemon is warm again from the evaluation cache', async () => {
     const flake = join(dir, 'flake');
     await mkdir(flake, { recursive: true });
@@ -304,6 +375,8 @@ test('without a daemon, eval runs here and query says how to get one', async () 
     const run = await runCli(['eval', '--file', JOBS], { env: elsewhere });
     expect(run.exitCode, run.stderr).toBe(0);
     await expectMatchesNix(viaNixInstantiate(`import ${JOBS} { }`), derivations(run.events));
+    expect(run.stderr).not.toMatch(/no evix daemon/);
+    expect((await runCli(['eval', '-v', '--file', JOBS], { env: elsewhere })).stderr.split('\n')).toContain(`evaluating here: no evix daemon answers at ${elsewhere.EVIX_SOCKET}`);
     const query = await runCli(['query', '--file', JOBS], { env: elsewhere });
     expect(query.exitCode).toBe(1);
     expect(query.stderr).toBe(`evix: no evix daemon answers at ${elsewhere.EVIX_SOCKET}: start one with evix daemon --foreground`);
