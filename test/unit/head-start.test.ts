@@ -35,7 +35,8 @@ test('runNix takes an early command with the same arguments and directory instea
 
 test('an early command never taken neither keeps the process alive nor outlives it', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'evix-early-'));
-  const script = `import { startNixEarly } from ${JSON.stringify(new URL('../../src/nix/commands.ts', import.meta.url).href)};
+  // The built module: Node runs it as it is (the source's imports name .js files that exist only once built).
+  const script = `import { startNixEarly } from ${JSON.stringify(new URL('../../dist/nix/commands.js', import.meta.url).href)};
 startNixEarly('sh', ['-c', 'echo $$ > pid; exec sleep 30'], { cwd: ${JSON.stringify(dir)} });
 setTimeout(() => {}, 300);`;
   const started = Date.now();
