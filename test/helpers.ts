@@ -3,6 +3,8 @@
  * oracle, which asks Nix itself (nix-instantiate, nix show-derivation) what
  * each derivation is, independently of evix's evaluator.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import PQueue from 'p-queue';
@@ -18,6 +20,8 @@ import { nixString } from '../src/nix/syntax.js';
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const FIXTURES = `${ROOT}test/fixtures`;
 export const CLI = `${ROOT}dist/bin/evix.js`;
+/** Whether npm is on PATH: the roots of other Debian releases that scripts/nix-versions makes have none. */
+export const HAS_NPM = (process.env.PATH ?? '').split(':').some((dir) => dir !== '' && existsSync(join(dir, 'npm')));
 const FLAKES = ['--extra-experimental-features', 'nix-command flakes'];
 
 export interface CliRun {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, test } from 'vitest';
-import { FIXTURES, ROOT, derivations, expectMatchesNix, viaNixInstantiate } from '../helpers.js';
+import { FIXTURES, HAS_NPM, ROOT, derivations, expectMatchesNix, viaNixInstantiate } from '../helpers.js';
 
 const VERSION = (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { version: string }).version;
 /** What a user's shell has: the system directories, without this checkout's Node. */
@@ -80,9 +80,7 @@ describe.skipIf(!old || old.major >= 22)(`run by a Node older than 22.12 (${old 
   });
 });
 
-// npm is not in the roots of other Debian releases that scripts/nix-versions makes.
-const npm = existsSync('/usr/bin/npm') || existsSync('/usr/local/bin/npm');
-test.skipIf(!npm)('npm install -g of the packed package gives commands that run on its own Node 24', { timeout: 300_000 }, async () => {
+test.skipIf(!HAS_NPM)(`npm install -g of the packed package gives commands that run on its own Node 24${HAS_NPM ? '' : ' (skipped: no npm on PATH)'}`, { timeout: 300_000 }, async () => {
   const work = scratch();
   const packed = await execa('npm', ['pack', '--silent', '--pack-destination', work], { cwd: ROOT });
   const tarball = join(work, packed.stdout.trim().split('\n').pop()!);
