@@ -28,10 +28,10 @@ export async function watchedPaths(config: EvalConfig): Promise<string[]> {
     case 'file':
       return [dirname(resolve(config.workdir, config.input.path))];
     case 'expr':
-      throw new NotWatchable('evix watch needs --file or --flake: an expression has no files to watch');
+      throw new NotWatchable('watch needs a file or a local flake (--file or --flake): an expression has no files to watch');
     case 'flake': {
       const root = localFlakeDirectory(config.input.ref, config.workdir);
-      if (!root) throw new NotWatchable(`evix watch needs a flake on this machine, not '${config.input.ref}'`);
+      if (!root) throw new NotWatchable(`watch needs a flake on this machine, not '${config.input.ref}'`);
       const paths = [root];
       try {
         const lock = JSON.parse(await readFile(join(root, 'flake.lock'), 'utf8')) as { nodes?: Record<string, { locked?: { type?: string; path?: string } }> };

@@ -87,7 +87,7 @@ test('query, diff and watch take every flag eval takes; watch leaves out --expr,
     expect(missing, command).toEqual([]);
   }
   expect(flagsOf((await runCli(['watch', '--help'])).stdout).has('--expr')).toBe(false);
-  expectOneLineError(await runCli(['watch', '--expr', '{}', '--workers', '2']), 2, /watch needs --file or --flake/);
+  expectOneLineError(await runCli(['watch', '--expr', '{}', '--workers', '2']), 2, /^evix: watch needs a file or a local flake \(--file or --flake\)/);
 });
 
 test('an eval command line works with the verb changed: the flags that only say how to run are taken', async () => {

@@ -349,7 +349,7 @@ describe('evixd', () => {
     }
     // With a daemon answering, an input with nothing to watch is still refused, and the command ends.
     const expr = await cli(['watch', '--expr', '{ }']);
-    expect([expr.exitCode, expr.stderr]).toEqual([2, 'evix: evix watch needs --file or --flake: an expression has no files to watch']);
+    expect([expr.exitCode, expr.stderr]).toEqual([2, 'evix: watch needs a file or a local flake (--file or --flake): an expression has no files to watch']);
   });
 
   test('a restarted daemon is warm again from the evaluation cache', async () => {

@@ -75,7 +75,7 @@ test('output written into the watched directory does not feed the watch', async 
 test('watch refuses inputs with nothing local to watch', async () => {
   const expr = await runCli(['watch', '--expr', '{ }']);
   expect(expr.exitCode).toBe(2);
-  expect(expr.stderr).toMatch(/needs --file or --flake/);
+  expect(expr.stderr).toMatch(/needs a file or a local flake \(--file or --flake\)/);
   const remote = await runCli(['watch', '--flake', 'github:NixOS/nixpkgs#hello']);
   expect(remote.exitCode).toBe(2);
   expect(remote.stderr).toMatch(/needs a flake on this machine/);
