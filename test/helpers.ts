@@ -3,6 +3,7 @@
  * oracle, which asks Nix itself (nix-instantiate, nix show-derivation) what
  * each derivation is, independently of evix's evaluator.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +21,19 @@ import { nixString } from '../src/nix/syntax.js';
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const FIXTURES = `${ROOT}test/fixtures`;
 export const CLI = `${ROOT}dist/bin/evix.js`;
+/**
+ * The machine's own Node when it is older than evix needs (Debian
+ * bookworm's 20), for the tests of what such a Node gets; otherwise
+ * why not: there is none (the roots scripts/nix-versions makes), or it is
+ * new enough.
+ */
+export function olderSystemNode(): { path: string; version: string } | { missing: string } {
+  const path = ['/usr/bin/node', '/usr/local/bin/node'].find((candidate) => existsSync(candidate));
+  if (path === undefined) return { missing: 'no system node here' };
+  const version = execFileSync(path, ['--version'], { encoding: 'utf8' }).trim();
+  return Number(/^v(\d+)/.exec(version)?.[1]) < 22 ? { path, version } : { missing: `${path} is ${version}, not older than 22` };
+}
+
 /** Whether npm is on PATH: the roots of other Debian releases that scripts/nix-versions makes have none. */
 export const HAS_NPM = (process.env.PATH ?? '').split(':').some((dir) => dir !== '' && existsSync(join(dir, 'npm')));
 const FLAKES = ['--extra-experimental-features', 'nix-command flakes'];

@@ -5,17 +5,14 @@
  * compiler with TypeScript's own defaults (`tsc --init`) and skipLibCheck
  * off, as a consumer's are, and it is imported by an older Node.
  */
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { HAS_NPM, ROOT } from '../helpers.js';
+import { HAS_NPM, ROOT, olderSystemNode } from '../helpers.js';
 
 const TSC = `${ROOT}node_modules/typescript/bin/tsc`;
-/** The machine's own Node: older than evix needs (see package.json's engines) on the hosts this is developed on. */
-const OLD_NODE = '/usr/bin/node';
 
 // npm packs the package; the roots of other Debian releases that scripts/nix-versions makes have none.
 describe.skipIf(!HAS_NPM)(`the package as npm packs it${HAS_NPM ? '' : ' (skipped: no npm on PATH)'}`, () => {
@@ -76,10 +73,10 @@ describe.skipIf(!HAS_NPM)(`the package as npm packs it${HAS_NPM ? '' : ' (skippe
   });
 
   test('a Node older than evix needs imports the library; a run with the evaluation cache says which Node it needs', async (context) => {
-    if (!existsSync(OLD_NODE)) return context.skip(`${OLD_NODE} is missing`);
-    const { stdout: version } = await execa(OLD_NODE, ['--version']);
-    if (Number(/^v(\d+)/.exec(version)?.[1]) >= 22) return context.skip(`${OLD_NODE} is ${version}, not older than 22`);
-    const onOldNode = (script: string) => execa(OLD_NODE, ['--input-type=module', '-e', script], { cwd: project, reject: false });
+    const old = olderSystemNode();
+    if ('missing' in old) return context.skip(old.missing);
+    const { path, version } = old;
+    const onOldNode = (script: string) => execa(path, ['--input-type=module', '-e', script], { cwd: project, reject: false });
 
     const imported = await onOldNode("const evix = await import('evix'); console.log(Object.keys(evix).sort().join(' '))");
     expect(imported.stderr).toBe('');

@@ -3,13 +3,12 @@
  * those `npm install -g` makes, run by name with the system's own Node (if
  * any, and however old) first on PATH.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, test } from 'vitest';
-import { FIXTURES, HAS_NPM, ROOT, derivations, expectMatchesNix, viaNixInstantiate } from '../helpers.js';
+import { FIXTURES, HAS_NPM, ROOT, derivations, expectMatchesNix, olderSystemNode, viaNixInstantiate } from '../helpers.js';
 
 const VERSION = (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { version: string }).version;
 /** What a user's shell has: the system directories, without this checkout's Node. */
@@ -21,16 +20,6 @@ function scratch(): string {
   const dir = mkdtempSync(join(tmpdir(), 'evix-installed-'));
   temporary.push(dir);
   return dir;
-}
-
-/** The system's `node` and its major version, when there is one. */
-function systemNode(): { path: string; major: number } | undefined {
-  for (const path of ['/usr/bin/node', '/usr/local/bin/node']) {
-    if (!existsSync(path)) continue;
-    const version = execFileSync(path, ['--version'], { encoding: 'utf8' }).trim();
-    return { path, major: Number(/^v(\d+)/.exec(version)?.[1]) };
-  }
-  return undefined;
 }
 
 /** Runs COMMAND by name in a shell whose PATH is BIN, then the system's directories. */
@@ -70,13 +59,14 @@ test('a link named nix-eval-jobs calls itself that', async () => {
   expect(run.stderr).toContain("Try 'nix-eval-jobs --help'");
 });
 
-const old = systemNode();
-describe.skipIf(!old || old.major >= 22)(`run by a Node older than 22.12 (${old ? old.path : 'no system node here'})`, () => {
+const old = olderSystemNode();
+describe.skipIf('missing' in old)(`run by a Node older than 22.12 (${'missing' in old ? old.missing : old.path})`, () => {
   test.each(['evix', 'evixd', 'evix-eval-jobs'])('%s says in one line which Node it needs, exit 2', async (command) => {
-    const run = await execa(old!.path, [`${ROOT}dist/bin/${command}.js`, '--version'], { reject: false });
+    const { path, version } = old as { path: string; version: string };
+    const run = await execa(path, [`${ROOT}dist/bin/${command}.js`, '--version'], { reject: false });
     expect(run.exitCode).toBe(2);
     expect(run.stdout).toBe('');
-    expect(run.stderr).toMatch(new RegExp(`^${command}: needs Node\\.js 22\\.12 or newer, and this is v${old!.major}\\.[0-9.]+: install Node 24 [^\\n]*$`));
+    expect(run.stderr).toMatch(new RegExp(`^${command}: needs Node\\.js 22\\.12 or newer, and this is ${version.replaceAll('.', '\\.')}: install Node 24 [^\\n]*$`));
   });
 });
 
