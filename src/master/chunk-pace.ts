@@ -43,6 +43,7 @@ export class ChunkPace {
   #msPerResult: number | undefined;
   #reach = 1;
   #lastAnswerAt = 0;
+  #msPerAttributeSeen: number | undefined;
 
   /** `maxInFlight`: the most chunks the worker may hold (Worker.maxCapacity). */
   constructor(maxInFlight: number) {
@@ -57,6 +58,26 @@ export class ChunkPace {
   /** Attributes to ask for, so that the answer holds about `budget` results. */
   get attributes(): number {
     return Math.max(1, Math.floor(this.#budget / this.#reach));
+  }
+
+  /** Milliseconds per result lately; undefined before the first answer with results. */
+  get msPerResult(): number | undefined {
+    return this.#msPerResult;
+  }
+
+  /**
+   * Milliseconds per attribute the latest answer described or found (its
+   * results and the children of its sets not walked into): how cheap the
+   * attributes are, as far as one answer tells. A root of 100k names is
+   * one slow result, but 100k attributes found quickly.
+   */
+  get msPerAttributeSeen(): number | undefined {
+    return this.#msPerAttributeSeen;
+  }
+
+  /** Results an attribute asked for brings lately, its unwalked children included (at most MAX_REACH). */
+  get reach(): number {
+    return this.#reach;
   }
 
   /** Chunks the worker should hold at once: one until its first answer says the items are cheap. */
@@ -75,6 +96,7 @@ export class ChunkPace {
     const took = now - Math.max(sentAt, this.#lastAnswerAt);
     this.#lastAnswerAt = now;
     if (results === 0) return;
+    this.#msPerAttributeSeen = took / (results + unwalked);
     const perResult = took / results;
     this.#msPerResult = this.#msPerResult === undefined ? perResult : NEWEST * perResult + (1 - NEWEST) * this.#msPerResult;
     const reach = Math.min(MAX_REACH, Math.max(1, (results + unwalked) / asked));

@@ -25,8 +25,9 @@ import { isAttrsetEvent, type EvalEvent } from '../events.js';
 import type { ChunkAnswer } from '../work.js';
 import type { Logger } from '../log.js';
 import { ChunkPace } from './chunk-pace.js';
+import { sweepShare } from './sweep-plan.js';
 import type { HeldChunk, Scheduler } from './scheduler.js';
-import { WorkerUnavailableError, closeWorker, type Worker } from './worker.js';
+import { SweepIncompleteError, WorkerUnavailableError, closeWorker, type Worker } from './worker.js';
 
 /**
  * How long queued work must have waited, with every started worker full,
@@ -56,6 +57,8 @@ interface Lane {
   state: 'ready' | 'recovering' | 'gone';
   /** It has had work (a worker that starts on demand has started). */
   used: boolean;
+  /** It holds a sweep (Worker.sweep), and takes nothing else meanwhile. */
+  sweeping: boolean;
 }
 
 export class Dispatcher {
@@ -71,10 +74,12 @@ export class Dispatcher {
   #startTimer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
   #end: (() => void) | undefined;
+  /** The pace of the worker that answered last: the freshest reading of how cheap attributes are. */
+  #lastPace: ChunkPace | undefined;
 
   constructor(options: DispatcherOptions) {
     this.#scheduler = options.scheduler;
-    this.#lanes = options.workers.map((worker) => ({ worker, pace: new ChunkPace(worker.maxCapacity), state: 'ready', used: false }));
+    this.#lanes = options.workers.map((worker) => ({ worker, pace: new ChunkPace(worker.maxCapacity), state: 'ready', used: false, sweeping: false }));
     this.#onEvent = options.onEvent;
     this.#consumerReady = options.consumerReady;
     this.#admitEvaluator = options.admitEvaluator ?? (() => true);
@@ -108,15 +113,41 @@ export class Dispatcher {
       });
       return;
     }
+    this.#giveSweeps();
     let ready = 0;
-    for (const lane of this.#lanes) if (lane.state === 'ready' && isStarted(lane)) ready++;
+    for (const lane of this.#lanes) if (lane.state === 'ready' && isStarted(lane) && !lane.sweeping) ready++;
     for (let gave = true; gave; ) {
       gave = false;
       for (const lane of this.#lanes) {
-        if (lane.state === 'ready' && isStarted(lane)) gave = this.#give(lane, ready) || gave;
+        if (lane.state === 'ready' && isStarted(lane) && !lane.sweeping) gave = this.#give(lane, ready) || gave;
       }
     }
     this.#startEvaluatorIfWorkWaits(ready);
+  }
+
+  /**
+   * Gives each worker that sweeps its share of the queue as one sweep,
+   * once the pace says a share holds enough cheap results (see SweepPlan).
+   * The share is of every worker not sweeping, started or not: a sweep is a
+   * process of its own and needs no evaluator started first, and a worker
+   * that does not sweep (a remote) still takes chunks of what is left.
+   */
+  #giveSweeps(): void {
+    const pace = this.#lastPace;
+    if (!pace) return;
+    const sharers = this.#lanes.filter((lane) => lane.state === 'ready' && !lane.sweeping);
+    // One share for all: a sharer that does not sweep takes chunks of its own share.
+    const share = sweepShare(this.#scheduler.queued, sharers.length, pace);
+    if (share === 0) return;
+    for (const lane of sharers) {
+      // A worker still answering chunks sweeps beside them: they are short (TARGET_CHUNK_MS).
+      if (!lane.worker.sweep) continue;
+      if (!isStarted(lane) && !this.#admitEvaluator()) continue;
+      const chunk = this.#scheduler.next(lane.worker.id, share);
+      if (!chunk) return;
+      lane.used = true;
+      this.#start(lane, chunk, true);
+    }
   }
 
   /** Work the started workers could not take, waiting long enough: start one more evaluator for it. */
@@ -156,14 +187,27 @@ export class Dispatcher {
     return true;
   }
 
-  #start(lane: Lane, chunk: HeldChunk): void {
+  #start(lane: Lane, chunk: HeldChunk, sweep = false): void {
     const sentAt = performance.now();
-    lane.worker.evaluate(chunk.units, lane.pace.budget).then(
+    let delivered = 0;
+    const deliver = (results: ChunkAnswer) => {
+      if (this.#stopped || lane.state === 'gone') return;
+      delivered += results.length;
+      this.#scheduler.deliver(lane.worker.id, chunk, results, this.#onEvent);
+    };
+    lane.sweeping = sweep;
+    const answered = sweep && lane.worker.sweep ? lane.worker.sweep(chunk.units, deliver) : lane.worker.evaluate(chunk.units, lane.pace.budget);
+    answered
+      .finally(() => {
+        if (sweep) lane.sweeping = false;
+      })
+      .then(
       (answer) => {
         if (this.#stopped || lane.state === 'gone') return;
         // A worker answers every attribute of a chunk; one that does not (a broken or hostile remote) would lose them.
-        if (answer.length < chunk.size) return this.#failed(lane, chunk, new Error(`answered ${answer.length} of the ${chunk.size} attributes of a chunk`));
-        lane.pace.answered(sentAt, performance.now(), chunk.size, answer.length, unwalkedChildren(answer));
+        if (delivered + answer.length < chunk.size) return this.#failed(lane, chunk, new Error(`answered ${answer.length} of the ${chunk.size} attributes of a chunk`));
+        lane.pace.answered(sentAt, performance.now(), chunk.size, delivered + answer.length, unwalkedChildren(answer));
+        this.#lastPace = lane.pace;
         this.#scheduler.complete(lane.worker.id, chunk, answer, this.#onEvent);
         this.#pump();
       },
@@ -171,11 +215,12 @@ export class Dispatcher {
     );
   }
 
-  /** The worker could not answer `chunk`: the chunk goes back; the worker recovers or leaves the run. */
+  /** The worker could not answer `chunk`: the chunk (or what a sweep left of it) goes back; the worker recovers or leaves the run. */
   #failed(lane: Lane, chunk: HeldChunk, error: Error): void {
     if (this.#stopped) return;
     const { worker } = lane;
-    this.#scheduler.fail(worker.id, chunk);
+    if (error instanceof SweepIncompleteError) this.#scheduler.failRest(worker.id, chunk, error.unanswered);
+    else this.#scheduler.fail(worker.id, chunk);
     // Its other chunks fail with it; the first failure decides.
     if (lane.state !== 'ready') return this.#pump();
     if (error instanceof WorkerUnavailableError && worker.recover) {

@@ -127,6 +127,20 @@ export class Scheduler {
    */
   complete(workerId: string, chunk: HeldChunk, answer: ChunkAnswer, onEvent: (event: EvalEvent) => void): RunFailure | undefined {
     if (!this.#release(workerId, chunk)) throw new Error(`worker ${workerId} completed a chunk it does not hold`);
+    return this.#answer(workerId, answer, onEvent);
+  }
+
+  /**
+   * Part of the answer to a chunk `workerId` still holds (a sweep answers
+   * as it goes), taken as complete() takes an answer; complete() brings the
+   * rest. Returns the run's failure if these results end it.
+   */
+  deliver(workerId: string, chunk: HeldChunk, results: ChunkAnswer, onEvent: (event: EvalEvent) => void): RunFailure | undefined {
+    if (!this.#busy.get(workerId)?.has(chunk)) throw new Error(`worker ${workerId} answered a chunk it does not hold`);
+    return this.#answer(workerId, results, onEvent);
+  }
+
+  #answer(workerId: string, answer: ChunkAnswer, onEvent: (event: EvalEvent) => void): RunFailure | undefined {
     const systems = this.#workers.get(workerId);
     for (const result of answer) {
       if (this.#fatal !== undefined) return this.#fatal;
@@ -156,6 +170,16 @@ export class Scheduler {
       onEvent(result);
     }
     return this.#fatal;
+  }
+
+  /**
+   * A worker answered part of `chunk` (see deliver()) and could not answer
+   * the rest: `unanswered`, each with everything under it, go back first
+   * in line, and the chunk's delivered part stands.
+   */
+  failRest(workerId: string, chunk: HeldChunk, unanswered: readonly AttrPath[]): void {
+    if (!this.#release(workerId, chunk) || unanswered.length === 0) return;
+    this.#giveBack({ units: unanswered.map((path) => ({ kind: 'path', path })), size: unanswered.length });
   }
 
   /** A worker could not answer `chunk` (it died, lost its connection): retry elsewhere. */

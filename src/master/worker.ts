@@ -6,6 +6,7 @@
 import type { WorkerConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { ChunkAnswer, WorkChunk } from '../work.js';
+import type { AttrPath } from '../nix/syntax.js';
 import type { OwnedSystems } from './scheduler.js';
 
 export interface Worker {
@@ -37,6 +38,16 @@ export interface Worker {
    */
   evaluate(chunk: WorkChunk, budget: number): Promise<ChunkAnswer>;
   /**
+   * Evaluates a large chunk and every set under it in one pass, however many
+   * attributes that brings (see SweepPlan): offered by a worker whose
+   * evaluator is on this machine, where one pass costs a process and an
+   * evaluation of the root. Results go to `deliver` as they come, and the
+   * answer holds the rest; together they answer as evaluate() does. A
+   * rejection after something was delivered is a SweepIncompleteError
+   * naming what is still unanswered: what was delivered stands.
+   */
+  sweep?(chunk: WorkChunk, deliver: (results: ChunkAnswer) => void): Promise<ChunkAnswer>;
+  /**
    * After evaluate() rejected with WorkerUnavailableError: resolves true once
    * the worker can take work again (a remote reconnected), false when it
    * gave up. Workers that cannot come back do not implement it.
@@ -50,6 +61,17 @@ export class WorkerUnavailableError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = 'WorkerUnavailableError';
+  }
+}
+
+/** A sweep failed after delivering results: `unanswered` are the attributes it leaves, each with all under it. */
+export class SweepIncompleteError extends Error {
+  readonly unanswered: AttrPath[];
+
+  constructor(message: string, unanswered: AttrPath[], options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'SweepIncompleteError';
+    this.unanswered = unanswered;
   }
 }
 

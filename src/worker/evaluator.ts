@@ -42,9 +42,13 @@ import { formatAttrPath, type AttrPath } from '../nix/syntax.js';
 import { parseInputDrvs } from '../nix/derivation-file.js';
 import type { BudgetSeat, MemoryBudget } from './memory-budget.js';
 import { NixRepl, ReplExitedError, type ReplExit } from './nix-repl.js';
+import { SweepIncompleteError } from '../master/worker.js';
 import { nixDialect, type NixDialect } from '../nix/dialect.js';
-import { DESCRIBED, FETCH_FLAKE_SOURCE, chunkRequest, describeRequest, setupLines, type ChunkDescription, type Description, type SiblingRange } from './nix-helpers.js';
+import { DESCRIBED, FETCH_FLAKE_SOURCE, chunkRequest, describeRequest, setupLines, sweepExpression, type ChunkDescription, type DescribeOptions, type Description, type SiblingRange } from './nix-helpers.js';
 import { parsePrintedJson, splitOutput, type ReplResponse } from './repl-framer.js';
+import { StoreValidity } from '../nix/store-validity.js';
+import { Sweep, type SweepEnd } from './sweep.js';
+import { SweepLevels, itemRanges, type SweepItem } from './sweep-levels.js';
 
 export interface EvaluateOutcome {
   /** The chunk's answer (see ChunkAnswer). */
@@ -52,6 +56,41 @@ export interface EvaluateOutcome {
   /** The child was replaced after this chunk because it passed the memory limit. */
   restarted: boolean;
 }
+
+/**
+ * A sweep pays an evaluation of the root, so fewer attributes than this go
+ * to the repl instead (flat's root of 100k names costs about what 20k of
+ * its attributes do; a small tree's root almost nothing).
+ */
+const SWEEP_MIN_ATTRS = 512;
+/** Descriptions per line a sweep prints: each line costs a write and a parse. */
+const SWEEP_GROUP = 256;
+/** Sweeps of one chunk that may die before what is left goes to the repl. */
+const SWEEP_DEATHS = 2;
+/**
+ * Derivations a read-only sweep checks before deciding the store lacks most
+ * of them (more than half missing): from then on this evaluator's sweeps
+ * write, since each missing one would be evaluated a second time.
+ */
+const SWEEP_SWITCH_AFTER = 256;
+/** The walking budget of the repl requests that finish what a sweep left. */
+const LEFTOVER_BUDGET = 1024;
+
+/** What one sweep process answered, and what it left. */
+interface SweepRun {
+  /** Results that come later than their line: reading input derivations (--show-input-drvs). */
+  later: Array<Promise<WorkResult>>;
+  /** Attributes whose evaluation threw (caught by tryEval): the repl gives their error text. */
+  retry: SweepItem[];
+  /** Derivations a read-only sweep found the store without. */
+  missing: SweepItem[];
+  /** Attributes it did not get to. */
+  remaining: SweepItem[];
+  end: SweepEnd;
+}
+
+/** Why evix stops a read-only sweep whose derivations the store mostly lacks. */
+const WRITE_INSTEAD = 'the store lacks most of its derivations; sweeping again with writes';
 
 /** Siblings as the chunk names them (their paths end in their names), with the ranges the request asks for. */
 interface SiblingsPart {
@@ -68,13 +107,21 @@ export class Evaluator {
   #retiring: Promise<void> | undefined;
   #retired: NixRepl | undefined;
   readonly #seat: BudgetSeat | undefined;
+  /** The sweep running now, if one is (it counts against the memory budget). */
+  #sweep: Sweep | undefined;
+  /** The local store's database, opened on the first read-only sweep; null when there is none to read. */
+  #validity: StoreValidity | null | undefined;
+  /** Sweeps write: the store lacked most derivations of a read-only one. */
+  #sweepsWrite = false;
+  /** A sweep died before describing anything (it cannot evaluate what the repl can): no more sweeps. */
+  #sweepsFail = false;
 
   /** `budget`: the memory budget this evaluator shares with others (see MemoryBudget). */
   constructor(config: WorkerConfig, log: Logger, budget?: MemoryBudget) {
     this.#config = config;
     this.#log = log;
     // A retired child still answers what was sent to it, so it counts until it is gone.
-    const children = () => [this.#repl, this.#retired].filter((repl) => repl !== undefined);
+    const children = () => [this.#repl, this.#retired, this.#sweep].filter((child) => child !== undefined);
     this.#seat = budget?.join({
       residentMiB: () => {
         const sizes = children().map((repl) => repl.residentMiB() ?? 0);
@@ -112,6 +159,35 @@ export class Evaluator {
     return { results, restarted: this.#recycleIfLarge() };
   }
 
+  /**
+   * Answers a large chunk and everything under it in sweeps (see
+   * src/worker/sweep.ts), then finishes what they leave (errors, attributes
+   * after a sweep died, derivations a read-only sweep found missing) with
+   * the repl, as evaluate() would. Results go to `deliver` as they come;
+   * the outcome holds those that came later (--show-input-drvs reads
+   * files). Together they hold every attribute of every set walked into.
+   * Once something is delivered, a failure is a SweepIncompleteError
+   * naming what is left.
+   */
+  async sweep(chunk: WorkChunk, deliver: (results: WorkResult[]) => void): Promise<EvaluateOutcome> {
+    const items: SweepItem[] = [];
+    const ranges: SiblingRange[] = [];
+    const singles: Array<Promise<WorkResult>> = [];
+    for (const unit of chunk) {
+      if (unit.kind === 'path') {
+        singles.push(this.#single(unit.path));
+        continue;
+      }
+      ranges.push({ parent: unit.parent, from: unit.from, count: unit.names.length });
+      unit.names.forEach((name, i) => items.push({ path: [...unit.parent, name], index: unit.from + i }));
+    }
+    // Before anything is delivered, so that a failure here leaves the whole chunk to try again.
+    const results = await Promise.all(singles);
+    deliver(results);
+    const later = await this.#sweepItems(items, ranges, deliver);
+    return { results: later, restarted: this.#recycleIfLarge() };
+  }
+
   /** The pid of the current child, if one runs (tests kill it to prove recovery). */
   get childPid(): number | undefined {
     return this.#repl?.pid;
@@ -120,11 +196,139 @@ export class Evaluator {
   async close(): Promise<void> {
     this.#closed = true;
     this.#seat?.leave();
+    this.#sweep?.stop('the evaluator is closing');
+    this.#validity?.close();
+    this.#validity = null;
     // A start that failed left no child to close; its failure went to whoever awaited it.
     const repl = this.#repl ?? (await this.#starting?.catch(() => undefined));
     this.#repl = undefined;
     this.#starting = undefined;
     await Promise.all([repl?.close(), this.#retired?.close()]);
+  }
+
+  /** `ranges`: the items as sibling ranges. Returns the results not delivered. */
+  async #sweepItems(items: SweepItem[], ranges: SiblingRange[], deliver: (results: WorkResult[]) => void): Promise<WorkResult[]> {
+    const later: Array<Promise<WorkResult>> = [];
+    const toRepl: SweepItem[] = [];
+    let pending = items;
+    let pendingRanges: SiblingRange[] | undefined = ranges;
+    let deaths = 0;
+    let writes = false;
+    while (pending.length > 0) {
+      if (pending.length < SWEEP_MIN_ATTRS || deaths > SWEEP_DEATHS || this.#sweepsFail) {
+        toRepl.push(...pending);
+        break;
+      }
+      const run = await this.#sweepOnce(pending, pendingRanges ?? itemRanges(pending), writes || this.#sweepsWrite, deliver);
+      pendingRanges = undefined;
+      later.push(...run.later);
+      toRepl.push(...run.retry);
+      const { end } = run;
+      if (end.complete && run.remaining.length > 0) {
+        // It printed less than it was asked for: nothing says it would do better again.
+        this.#log.warn({ left: run.remaining.length }, 'a sweep ended without describing everything; the repl finishes its part');
+        this.#sweepsFail = true;
+        pending = run.remaining.concat(run.missing);
+      } else if (end.complete || end.stoppedFor === WRITE_INSTEAD) {
+        pending = run.missing.concat(run.remaining);
+        writes = true;
+      } else if (end.stoppedFor !== undefined) {
+        this.#log.debug({ reason: end.stoppedFor }, 'sweep stopped; the repl finishes its part');
+        toRepl.push(...run.remaining, ...run.missing);
+        pending = [];
+      } else {
+        deaths++;
+        if (run.remaining.length === pending.length) this.#sweepsFail = true;
+        this.#log.debug({ reason: end.detail, left: run.remaining.length }, 'sweep died; the repl takes the attributes it was on');
+        // The attribute that ended it is among the next it would have printed.
+        toRepl.push(...run.remaining.slice(0, SWEEP_GROUP));
+        pending = run.remaining.slice(SWEEP_GROUP).concat(run.missing);
+        writes ||= run.missing.length > 0;
+      }
+    }
+    for (let i = 0; i < toRepl.length; i += LEFTOVER_BUDGET) {
+      const part = toRepl.slice(i, i + LEFTOVER_BUDGET);
+      try {
+        deliver(await this.#siblings({ ranges: itemRanges(part), paths: part.map((item) => item.path) }, LEFTOVER_BUDGET));
+      } catch (error) {
+        const unanswered = toRepl.slice(i).map((item) => item.path);
+        throw new SweepIncompleteError(`could not finish a sweep: ${(error as Error).message}`, unanswered, { cause: error });
+      }
+    }
+    return Promise.all(later);
+  }
+
+  /**
+   * One sweep process over `items`; `writes`: it writes .drv files instead
+   * of leaving them to be checked. Results go to `deliver` a line at a time.
+   */
+  async #sweepOnce(items: SweepItem[], ranges: SiblingRange[], writes: boolean, deliver: (results: WorkResult[]) => void): Promise<SweepRun> {
+    const config = this.#config;
+    const validity = writes ? undefined : this.#storeValidity();
+    const readOnly = validity !== undefined;
+    const levels = new SweepLevels(items);
+    const run: Omit<SweepRun, 'remaining' | 'end'> = { later: [], retry: [], missing: [] };
+    let checked = 0;
+    let missing = 0;
+    const marker = `evix-sweep-${Math.random().toString(36).slice(2)}:`;
+    const dialect = config.input.kind === 'flake' ? await nixDialect() : undefined;
+    const expression = sweepExpression(config.input, config.autoArgs, describeOptions(config), { ranges, readOnly, marker, group: SWEEP_GROUP });
+    const attr = formatAttrPath(items[0]!.path);
+    this.#log.debug({ attr, attributes: items.length, writes: !readOnly }, 'sweeping');
+    await this.#seat?.admit(false);
+    try {
+      const sweep = new Sweep({
+        args: replArgs(config, dialect).filter((arg) => arg !== '--impure'),
+        cwd: config.workdir,
+        expression,
+        writes: !readOnly,
+        marker,
+        onDescriptions: (descriptions) => {
+          const pairs = levels.take(descriptions);
+          const absent = validity?.invalid(pairs.filter(([, d]) => d[0] === DESCRIBED.drv).map(([, d]) => d[3] as string));
+          const now: WorkResult[] = [];
+          for (const [item, d] of pairs) {
+            if (d[0] === DESCRIBED.retry) run.retry.push(item);
+            else if (d[0] === DESCRIBED.drv && absent?.has(d[3])) run.missing.push(item);
+            else {
+              const result = this.#result(item.path, d);
+              if (result instanceof Promise) {
+                run.later.push(result);
+                continue;
+              }
+              if (d[0] === DESCRIBED.walk) (result as AttrsetResult).childrenAnswered = true;
+              now.push(result);
+            }
+          }
+          deliver(now);
+          if (absent === undefined) return;
+          checked += pairs.length;
+          missing += absent.size;
+          if (checked >= SWEEP_SWITCH_AFTER && missing * 2 > checked) {
+            this.#sweepsWrite = true;
+            sweep.stop(WRITE_INSTEAD);
+          }
+        },
+        onLog: (line) => this.#log.info({ attr }, line),
+      });
+      this.#sweep = sweep;
+      const watch = setInterval(() => {
+        const rss = sweep.residentMiB();
+        if (rss !== undefined && rss > config.maxMemoryMiB) sweep.killForMemory(`${Math.round(rss)} MiB resident, past the ${config.maxMemoryMiB} MiB limit (--max-memory)`);
+      }, SWEEP_MEMORY_POLL_MS);
+      const end = await sweep.ended;
+      clearInterval(watch);
+      this.#sweep = undefined;
+      return { ...run, remaining: levels.remaining(), end };
+    } finally {
+      this.#seat?.settled();
+    }
+  }
+
+  /** The store's database for read-only sweeps, once per evaluator; undefined when sweeps must write. */
+  #storeValidity(): StoreValidity | undefined {
+    if (this.#validity === undefined) this.#validity = StoreValidity.open(this.#config) ?? null;
+    return this.#validity ?? undefined;
   }
 
   /**
@@ -280,7 +484,7 @@ export class Evaluator {
     // Only a flake's flags depend on the Nix version: other inputs do not wait to learn it.
     const dialect = config.input.kind === 'flake' ? await nixDialect() : undefined;
     const repl = new NixRepl({ args: replArgs(config, dialect), cwd: config.workdir });
-    const lines = setupLines(config.input, config.autoArgs, { meta: config.meta, forceRecurse: config.forceRecurse, select: config.select, apply: config.apply });
+    const lines = setupLines(config.input, config.autoArgs, describeOptions(config));
     try {
       for (const line of lines) {
         const { error } = splitOutput((await repl.request(line)).text);
@@ -332,6 +536,13 @@ export class Evaluator {
     this.#retired = repl;
     this.#retiring = repl.idle().then(() => repl.close());
   }
+}
+
+/** How often a sweep's resident memory is compared with --max-memory. */
+const SWEEP_MEMORY_POLL_MS = 100;
+
+function describeOptions(config: WorkerConfig): DescribeOptions {
+  return { meta: config.meta, forceRecurse: config.forceRecurse, select: config.select, apply: config.apply };
 }
 
 async function withInputDrvs(path: AttrPath, event: DerivationEvent): Promise<WorkResult> {

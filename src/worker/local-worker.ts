@@ -4,7 +4,7 @@ import type { WorkerConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Worker } from '../master/worker.js';
 import type { ChunkAnswer, WorkChunk } from '../work.js';
-import { Evaluator } from './evaluator.js';
+import { Evaluator, type EvaluateOutcome } from './evaluator.js';
 import type { MemoryBudget } from './memory-budget.js';
 
 /**
@@ -57,9 +57,17 @@ export class LocalWorker implements Worker {
     if (!this.startsOnDemand) await this.#evaluator.start();
   }
 
-  async evaluate(chunk: WorkChunk, budget: number): Promise<ChunkAnswer> {
+  evaluate(chunk: WorkChunk, budget: number): Promise<ChunkAnswer> {
+    return this.#answer((evaluator) => evaluator.evaluate(chunk, budget));
+  }
+
+  sweep(chunk: WorkChunk, deliver: (results: ChunkAnswer) => void): Promise<ChunkAnswer> {
+    return this.#answer((evaluator) => evaluator.sweep(chunk, deliver));
+  }
+
+  async #answer(ask: (evaluator: Evaluator) => Promise<EvaluateOutcome>): Promise<ChunkAnswer> {
     if (!this.#evaluator) throw new Error(`worker ${this.id} evaluated before setup`);
-    const { results, restarted } = await this.#evaluator.evaluate(chunk, budget);
+    const { results, restarted } = await ask(this.#evaluator);
     if (restarted) this.#restarts++;
     return results;
   }

@@ -112,12 +112,12 @@ let
   guarded = opts: item:
     let d = describeValue opts false item.value item.memo.names; tried = builtins.tryEval (builtins.deepSeq d d); in
     if tried.success then tried.value else [ 3 ];
+  startOf = root: units: builtins.concatMap (unit:
+    let node = builtins.foldl' childOf root (builtins.elemAt unit 0); from = builtins.elemAt unit 1; in
+    builtins.genList (i: childOf node (builtins.elemAt node.memo.names (from + i))) (builtins.elemAt unit 2)) units;
   chunk = opts: root: budget: units:
     let
-      nodeAt = builtins.foldl' childOf root;
-      start = builtins.concatMap (unit:
-        let node = nodeAt (builtins.elemAt unit 0); from = builtins.elemAt unit 1; in
-        builtins.genList (i: childOf node (builtins.elemAt node.memo.names (from + i))) (builtins.elemAt unit 2)) units;
+      start = startOf root units;
       levels = count: items:
         let
           described = map (guarded opts) items;
@@ -127,7 +127,24 @@ let
           total = count + builtins.length next;
         in [ described ] ++ (if next != [ ] && total <= budget then levels total next else [ ]);
     in { names = map (item: item.name) start; levels = levels (builtins.length start) start; };
-in { inherit autoCall select callLocked describe memoOf chunk; }`;
+  sweep = opts: root: readOnly: marker: group: units:
+    let
+      unwritten = d: readOnly && builtins.head d == 0 && builtins.elemAt d 6 != null && builtins.hasContext (builtins.toJSON (builtins.elemAt d 6));
+      describeOne = item: let d = guarded opts item; in if unwritten d then [ 3 ] else d;
+      slice = list: n: g: builtins.genList (i: builtins.elemAt list (g * group + i)) (if n - g * group < group then n - g * group else group);
+      emit = described: n: builtins.foldl'
+        (printed: g: builtins.seq printed (builtins.trace (marker + builtins.toJSON (slice described n g)) null))
+        null (builtins.genList (g: g) ((n + group - 1) / group));
+      go = items:
+        let
+          n = builtins.length items;
+          described = map describeOne items;
+          next = builtins.concatLists (builtins.genList (i:
+            let d = builtins.elemAt described i; in
+            if builtins.head d == 1 then map (childOf (builtins.elemAt items i)) (builtins.elemAt d 1) else [ ]) n);
+        in if n == 0 then null else builtins.seq (emit described n) (go next);
+    in go (startOf root units);
+in { inherit autoCall select callLocked describe memoOf chunk sweep; }`;
 
 /** Repl definitions, one per line (the repl reads one expression per line). */
 export interface DescribeOptions {
@@ -139,21 +156,57 @@ export interface DescribeOptions {
   apply?: string | undefined;
 }
 
-export function setupLines(input: ResolvedInput, autoArgs: readonly AutoArg[], opts: DescribeOptions): string[] {
+/** One definition the repl and a sweep both make; `user` when its value holds the user's text. */
+interface Definition {
+  name: string;
+  value: string;
+  user?: boolean;
+}
+
+function definitions(input: ResolvedInput, autoArgs: readonly AutoArg[], opts: DescribeOptions): Definition[] {
   const args = autoArgs
     .map((a) => `${nixString(a.name)} = ${a.kind === 'string' ? nixString(a.value) : parenthesized(a.value)};`)
     .join(' ');
   const root = rootExpression(input);
   return [
-    `__evix = ${oneLine(HELPERS)}`,
-    ...(input.kind === 'flake' ? [`__evixFlake = ${flakeExpression(input)}`] : []),
-    userBinding('__evixOpts', `{ meta = ${opts.meta}; forceRecurse = ${opts.forceRecurse}; apply = ${opts.apply ? parenthesized(opts.apply) : 'null'}; }`),
-    userBinding('__evixArgs', `{ ${args} }`),
-    userBinding('__evixRoot', opts.select ? `${parenthesized(opts.select)} (${root})` : root),
+    { name: '__evix', value: oneLine(HELPERS) },
+    ...(input.kind === 'flake' ? [{ name: '__evixFlake', value: flakeExpression(input) }] : []),
+    { name: '__evixOpts', value: `{ meta = ${opts.meta}; forceRecurse = ${opts.forceRecurse}; apply = ${opts.apply ? parenthesized(opts.apply) : 'null'}; }`, user: true },
+    { name: '__evixArgs', value: `{ ${args} }`, user: true },
+    { name: '__evixRoot', value: opts.select ? `${parenthesized(opts.select)} (${root})` : root, user: true },
+    { name: '__evixTree', value: '{ value = __evixRoot; memo = __evix.memoOf __evixRoot; }' },
+  ];
+}
+
+export function setupLines(input: ResolvedInput, autoArgs: readonly AutoArg[], opts: DescribeOptions): string[] {
+  return [
+    ...definitions(input, autoArgs, opts).map((d) => (d.user ? userBinding(d.name, d.value) : `${d.name} = ${d.value}`)),
     `_e = path: builtins.toJSON (__evix.describe __evixOpts __evixRoot path)`,
-    `__evixTree = { value = __evixRoot; memo = __evix.memoOf __evixRoot; }`,
     `_c = budget: units: builtins.toJSON (__evix.chunk __evixOpts __evixTree budget units)`,
   ];
+}
+
+/** What a sweep is asked for (see sweepExpression). */
+export interface SweepRequest {
+  ranges: readonly SiblingRange[];
+  /** Evaluate without writing .drv files (see src/worker/sweep.ts); the answer's drvPaths must then be checked. */
+  readOnly: boolean;
+  /** Starts each line of the sweep's answer, so that the user's own traces cannot pass for one. */
+  marker: string;
+  /** Descriptions per line. */
+  group: number;
+}
+
+/**
+ * The whole program of a sweep: the same definitions as the repl's, then
+ * `sweep`, which describes the ranges and every set it finds inside them,
+ * level by level, printing each `group` descriptions as one trace line of
+ * `marker` and a JSON list (trace is the only way a one-shot evaluation
+ * can speak before it ends).
+ */
+export function sweepExpression(input: ResolvedInput, autoArgs: readonly AutoArg[], opts: DescribeOptions, request: SweepRequest): string {
+  const bindings = definitions(input, autoArgs, opts).map((d) => `${d.name} = ${d.value};`);
+  return `let\n${bindings.join('\n')}\nin __evix.sweep __evixOpts __evixTree ${request.readOnly} ${nixString(request.marker)} ${request.group} ${rangesList(request.ranges)}\n`;
 }
 
 /**
@@ -209,7 +262,11 @@ export interface SiblingRange {
  * does not grow with the names (see ReplFramer for why length matters).
  */
 export function chunkRequest(ranges: readonly SiblingRange[], budget: number): string {
-  return `_c ${budget} [${ranges.map((r) => `[[${r.parent.map(nixString).join('')}]${r.from} ${r.count}]`).join('')}]`;
+  return `_c ${budget} ${rangesList(ranges)}`;
+}
+
+function rangesList(ranges: readonly SiblingRange[]): string {
+  return `[${ranges.map((r) => `[[${r.parent.map(nixString).join('')}]${r.from} ${r.count}]`).join('')}]`;
 }
 
 /** The kinds of Description, its first element. */

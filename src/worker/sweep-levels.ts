@@ -1,0 +1,77 @@
+/**
+ * Which attribute each description of a sweep is for. A sweep describes its
+ * attributes level by level (see `sweep` in nix-helpers): first those it was
+ * given, in order, then the children of every set among them it walks into,
+ * in order, and so on. Pure: descriptions in, attributes out; what is not
+ * described yet is always known, so a sweep that stops early leaves a list
+ * of attributes to finish, not a guess.
+ */
+import type { AttrPath } from '../nix/syntax.js';
+import { DESCRIBED, type Description, type SiblingRange } from './nix-helpers.js';
+
+/** An attribute a sweep is asked for: its path and its position among its parent's attrs. */
+export interface SweepItem {
+  readonly path: AttrPath;
+  readonly index: number;
+}
+
+export class SweepLevels {
+  #level: SweepItem[];
+  #at = 0;
+  #next: SweepItem[] = [];
+
+  constructor(items: SweepItem[]) {
+    this.#level = items;
+  }
+
+  /** The attribute the next description is for; undefined when every one is described. */
+  #advance(): SweepItem | undefined {
+    if (this.#at === this.#level.length) {
+      this.#level = this.#next;
+      this.#next = [];
+      this.#at = 0;
+    }
+    return this.#level[this.#at++];
+  }
+
+  /**
+   * Pairs descriptions with their attributes, in order; a set walked into
+   * puts its children on the next level. Throws when there are more
+   * descriptions than attributes (the sweep and this disagree).
+   */
+  take(descriptions: readonly Description[]): Array<[SweepItem, Description]> {
+    const pairs: Array<[SweepItem, Description]> = [];
+    for (const d of descriptions) {
+      const item = this.#advance();
+      if (item === undefined) throw new Error('a sweep described more attributes than it was asked for');
+      if (d[0] === DESCRIBED.walk) d[1].forEach((name, index) => this.#next.push({ path: [...item.path, name], index }));
+      pairs.push([item, d]);
+    }
+    return pairs;
+  }
+
+  /** The attributes not described yet, in the order the sweep would have described them. */
+  remaining(): SweepItem[] {
+    return this.#level.slice(this.#at).concat(this.#next);
+  }
+}
+
+/** Items as sibling ranges: consecutive children of one parent make one range. */
+export function itemRanges(items: readonly SweepItem[]): SiblingRange[] {
+  const ranges: SiblingRange[] = [];
+  let last: SiblingRange | undefined;
+  for (const { path, index } of items) {
+    const parent = path.slice(0, -1);
+    if (last && index === last.from + last.count && samePath(parent, last.parent)) {
+      last.count++;
+      continue;
+    }
+    last = { parent, from: index, count: 1 };
+    ranges.push(last);
+  }
+  return ranges;
+}
+
+function samePath(a: AttrPath, b: AttrPath): boolean {
+  return a.length === b.length && a.every((name, i) => name === b[i]);
+}
