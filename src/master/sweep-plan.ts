@@ -22,6 +22,13 @@ export const SWEEP_MAX_MS_PER_ATTRIBUTE = 1;
 /** Expected results per sweep below which chunks are cheaper than a process and a root. */
 export const SWEEP_MIN_RESULTS = 2048;
 
+/**
+ * Attributes per sweep below which chunks are cheaper whatever their
+ * reach: the reach after a root's answer is the root's (its whole set), not
+ * its children's, so a root of a hundred derivations alone would pass.
+ */
+export const SWEEP_MIN_ATTRIBUTES = 64;
+
 /** What the plan reads of a ChunkPace. */
 export interface PaceReading {
   msPerAttributeSeen: number | undefined;
@@ -37,5 +44,5 @@ export function sweepShare(queued: number, sharers: number, pace: PaceReading): 
   const cost = pace.msPerAttributeSeen;
   if (cost === undefined || cost > SWEEP_MAX_MS_PER_ATTRIBUTE || sharers < 1) return 0;
   const share = Math.ceil(queued / sharers);
-  return share * pace.reach >= SWEEP_MIN_RESULTS ? share : 0;
+  return share >= SWEEP_MIN_ATTRIBUTES && share * pace.reach >= SWEEP_MIN_RESULTS ? share : 0;
 }

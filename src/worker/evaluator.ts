@@ -113,7 +113,9 @@ export class Evaluator {
   #validity: StoreValidity | null | undefined;
   /** Sweeps write: the store lacked most derivations of a read-only one. */
   #sweepsWrite = false;
-  /** A sweep died before describing anything (it cannot evaluate what the repl can): no more sweeps. */
+  /** Sweeps died before describing anything, in a row. */
+  #silentDeaths = 0;
+  /** Sweeps keep dying without describing anything (they cannot evaluate what the repl can): no more sweeps. */
   #sweepsFail = false;
 
   /** `budget`: the memory budget this evaluator shares with others (see MemoryBudget). */
@@ -196,14 +198,15 @@ export class Evaluator {
   async close(): Promise<void> {
     this.#closed = true;
     this.#seat?.leave();
-    this.#sweep?.stop('the evaluator is closing');
+    const sweep = this.#sweep;
+    sweep?.stop('the evaluator is closing');
     this.#validity?.close();
     this.#validity = null;
     // A start that failed left no child to close; its failure went to whoever awaited it.
     const repl = this.#repl ?? (await this.#starting?.catch(() => undefined));
     this.#repl = undefined;
     this.#starting = undefined;
-    await Promise.all([repl?.close(), this.#retired?.close()]);
+    await Promise.all([repl?.close(), this.#retired?.close(), sweep?.ended]);
   }
 
   /** `ranges`: the items as sibling ranges. Returns the results not delivered. */
@@ -215,7 +218,7 @@ export class Evaluator {
     let deaths = 0;
     let writes = false;
     while (pending.length > 0) {
-      if (pending.length < SWEEP_MIN_ATTRS || deaths > SWEEP_DEATHS || this.#sweepsFail) {
+      if (pending.length < SWEEP_MIN_ATTRS || deaths > SWEEP_DEATHS || this.#sweepsFail || this.#closed) {
         toRepl.push(...pending);
         break;
       }
@@ -238,7 +241,9 @@ export class Evaluator {
         pending = [];
       } else {
         deaths++;
-        if (run.remaining.length === pending.length) this.#sweepsFail = true;
+        // Twice in a row without printing anything: more likely sweeps cannot evaluate this input than a bad first attribute.
+        this.#silentDeaths = run.remaining.length === pending.length ? this.#silentDeaths + 1 : 0;
+        if (this.#silentDeaths >= SWEEP_DEATHS) this.#sweepsFail = true;
         this.#log.debug({ reason: end.detail, left: run.remaining.length }, 'sweep died; the repl takes the attributes it was on');
         // The attribute that ended it is among the next it would have printed.
         toRepl.push(...run.remaining.slice(0, SWEEP_GROUP));

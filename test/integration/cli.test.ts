@@ -126,14 +126,14 @@ test.each([
       if (stdout.split('\n').length > 20) resolve();
     });
   });
-  // The second evaluator starts once work has waited for the first (START_EVALUATOR_AFTER_MS).
+  // Two workers: at least one repl and a sweep each, or a second repl once work has waited for the first (START_EVALUATOR_AFTER_MS).
   let nixChildren: number[] = [];
   for (let tries = 0; nixChildren.length < 2 && tries < 100; tries++) {
     const { stdout: pids } = await execa('pgrep', ['-P', String(child.pid)], { reject: false });
     nixChildren = pids.split('\n').filter((p) => p !== '').map(Number);
     if (nixChildren.length < 2) await sleep(50);
   }
-  expect(nixChildren.length).toBe(2);
+  expect(nixChildren.length).toBeGreaterThanOrEqual(2);
   child.kill(signal);
   const result = await child;
   expect(result.exitCode).toBe(status);

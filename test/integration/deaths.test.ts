@@ -84,8 +84,9 @@ test('200 kills over a run of many small attributes, a burst during setup first,
 
   // A burst while the children are still starting, then kills spread over the run.
   const disturbed = await runKilling(args, [{ kills: 20, minMs: 5, maxMs: 30 }, { kills: 180, minMs: 30, maxMs: 120 }]);
-  // How many land depends on how long the run lasts (130 of 200 here); it must be many.
-  expect(disturbed.killed).toBeGreaterThanOrEqual(60);
+  // How many land depends on how long the run lasts: sweeps (read-only, one process per
+  // worker) made it a few seconds, in which about 30 of 200 land here; it must be many.
+  expect(disturbed.killed).toBeGreaterThanOrEqual(20);
   expect(disturbed.exitCode).toBe(0);
   expect(errors(disturbed.events)).toEqual([]);
   expect(derivationSet(disturbed.events)).toEqual(derivationSet(clean.events));

@@ -8,7 +8,7 @@ import { silentLogger } from '../../src/log.js';
 import { ChunkPace, GROWTH, MAX_CHUNK_RESULTS } from '../../src/master/chunk-pace.js';
 import { Dispatcher, START_EVALUATOR_AFTER_MS } from '../../src/master/dispatcher.js';
 import { Scheduler } from '../../src/master/scheduler.js';
-import { WorkerUnavailableError, type Worker } from '../../src/master/worker.js';
+import { SweepIncompleteError, WorkerUnavailableError, type Worker } from '../../src/master/worker.js';
 import type { AttrPath } from '../../src/nix/syntax.js';
 import { chunkPaths, chunkSize, type ChunkAnswer, type WorkChunk } from '../../src/work.js';
 
@@ -467,4 +467,81 @@ test('a fatal outcome ends the walk at once', async () => {
   const { events, scheduler } = await dispatch([a]);
   expect(scheduler.fatal).toEqual({ kind: 'input', message: 'syntax error' });
   expect(events).toEqual([{ attr: '', attrPath: [], error: 'syntax error', fatal: true }]);
+});
+
+/**
+ * A FakeWorker that also sweeps: it answers a sweep's chunk with everything
+ * under it, delivering the first half of the results as it goes; told to,
+ * it fails once after delivering, leaving the other half.
+ */
+class SweepingWorker extends FakeWorker {
+  readonly sweeps: WorkChunk[] = [];
+  failAfterDelivering = false;
+  readonly #walkTree: Tree;
+
+  constructor(id: string, options: FakeWorkerOptions) {
+    super(id, options);
+    this.#walkTree = options.tree;
+  }
+
+  async sweep(chunk: WorkChunk, deliver: (results: ChunkAnswer) => void): Promise<ChunkAnswer> {
+    this.sweeps.push(chunk);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    const all: ChunkAnswer = [];
+    const walk = (path: AttrPath): void => {
+      const result = this.#walkTree(path);
+      all.push(isAttrsetEvent(result) ? { ...result, childrenAnswered: true } : result);
+      if (isAttrsetEvent(result)) for (const name of result.attrs) walk([...path, name]);
+    };
+    const top = chunkPaths(chunk);
+    for (const path of top) walk(path);
+    const half = Math.floor(top.length / 2);
+    const delivered = all.filter((r) => top.slice(0, half).some((p) => p.join('.') === r.attrPath.slice(0, p.length).join('.')));
+    deliver(delivered);
+    for (const result of delivered) this.evaluated.push(result.attrPath.join('.'));
+    if (this.failAfterDelivering) {
+      this.failAfterDelivering = false;
+      throw new SweepIncompleteError('its evaluator went away', top.slice(half));
+    }
+    const rest = all.filter((r) => !delivered.includes(r));
+    for (const result of rest) this.evaluated.push(result.attrPath.join('.'));
+    return rest;
+  }
+}
+
+test('a set of cheap attributes found at once is swept: each worker takes half of it in one sweep', async () => {
+  const tree = flatTree(10_000);
+  const workers = [new SweepingWorker('a', { maxCapacity: 2, tree }), new SweepingWorker('b', { maxCapacity: 2, tree })];
+  const walk = await dispatch(workers);
+  expect(workers.map((w) => w.sweeps.map(chunkSize))).toEqual([[5000], [5000]]);
+  expect(walk.events.map((e) => e.attr).sort()).toEqual(attributesOf(tree));
+});
+
+test('a worker that does not sweep (a remote) takes chunks of its share while the other sweeps', async () => {
+  const tree = flatTree(10_000);
+  const sweeper = new SweepingWorker('local', { maxCapacity: 2, tree });
+  const remote = new FakeWorker('remote', { maxCapacity: 2, tree });
+  const walk = await dispatch([sweeper, remote]);
+  expect(sweeper.sweeps.map(chunkSize)).toEqual([5000]);
+  expect(remote.calls.length).toBeGreaterThan(1);
+  expect(walk.events.map((e) => e.attr).sort()).toEqual(attributesOf(tree));
+});
+
+test('a small set is answered in chunks, not swept', async () => {
+  const tree = flatTree(100);
+  const workers = [new SweepingWorker('a', { maxCapacity: 2, tree }), new SweepingWorker('b', { maxCapacity: 2, tree })];
+  const walk = await dispatch(workers);
+  expect(workers.flatMap((w) => w.sweeps)).toEqual([]);
+  expect(walk.events.map((e) => e.attr).sort()).toEqual(attributesOf(tree));
+});
+
+test('a sweep that fails after delivering: what it delivered stands, what it left is evaluated once elsewhere', async () => {
+  const tree = nestedTree(4000);
+  const a = new SweepingWorker('a', { maxCapacity: 2, tree });
+  const b = new SweepingWorker('b', { maxCapacity: 2, tree });
+  a.failAfterDelivering = true;
+  const walk = await dispatch([a, b]);
+  const attrs = walk.events.map((e) => e.attr).sort();
+  expect(attrs).toEqual(attributesOf(tree));
+  expect(new Set(attrs).size).toBe(attrs.length);
 });

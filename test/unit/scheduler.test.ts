@@ -367,3 +367,31 @@ test('taking and answering stay cheap however long the queue: 200k derivations w
   expect(s.queued).toBe(LONG_QUEUE);
   expect(drainOneAtATime(s, 'arm', LONG_QUEUE, 'aarch64-linux')).toBeLessThan(CHEAP_MS);
 });
+
+test('a sweep delivers as it goes: the run is not over until its chunk is complete, and what it delivered is not asked again', () => {
+  const s = new Scheduler();
+  s.addWorker('w');
+  complete(s, 'w', take(s, 'w'), [attrset([], ['a', 'b', 'c'])]);
+  const chunk = take(s, 'w', 3);
+  const events: EvalEvent[] = [];
+  s.deliver('w', chunk, [drv(['a']), { ...attrset(['b'], ['x']), childrenAnswered: true }, drv(['b', 'x'])], (event) => events.push(event));
+  expect(events.map((e) => e.attr)).toEqual(['a', 'b', 'b.x']);
+  expect(s.done).toBe(false);
+  expect(s.stats.completed).toBe(4);
+  complete(s, 'w', chunk, [drv(['c'])]);
+  expect(s.done).toBe(true);
+});
+
+test('a sweep that fails after delivering gives back only what it left, each path with all under it', () => {
+  const s = new Scheduler();
+  s.addWorker('w');
+  s.addWorker('v');
+  complete(s, 'w', take(s, 'w'), [attrset([], ['a', 'b', 'c'])]);
+  const chunk = take(s, 'w', 3);
+  s.deliver('w', chunk, [drv(['a'])], () => {});
+  s.failRest('w', chunk, [['b'], ['c']]);
+  expect(s.queued).toBe(2);
+  const again = take(s, 'v', 10);
+  expect(chunkPaths(again.units)).toEqual([['b'], ['c']]);
+  expect(() => s.deliver('w', chunk, [drv(['b'])], () => {})).toThrow(/does not hold/);
+});
