@@ -202,17 +202,17 @@ export class Dispatcher {
         if (sweep) lane.sweeping = false;
       })
       .then(
-      (answer) => {
-        if (this.#stopped || lane.state === 'gone') return;
-        // A worker answers every attribute of a chunk; one that does not (a broken or hostile remote) would lose them.
-        if (delivered + answer.length < chunk.size) return this.#failed(lane, chunk, new Error(`answered ${answer.length} of the ${chunk.size} attributes of a chunk`));
-        lane.pace.answered(sentAt, performance.now(), chunk.size, delivered + answer.length, unwalkedChildren(answer));
-        this.#lastPace = lane.pace;
-        this.#scheduler.complete(lane.worker.id, chunk, answer, this.#onEvent);
-        this.#pump();
-      },
-      (error: unknown) => this.#failed(lane, chunk, error as Error),
-    );
+        (answer) => {
+          if (this.#stopped || lane.state === 'gone') return;
+          // A worker answers every attribute of a chunk; one that does not (a broken or hostile remote) would lose them.
+          if (delivered + answer.length < chunk.size) return this.#failed(lane, chunk, new Error(`answered ${answer.length} of the ${chunk.size} attributes of a chunk`));
+          lane.pace.answered(sentAt, performance.now(), chunk.size, delivered + answer.length, unwalkedChildren(answer));
+          this.#lastPace = lane.pace;
+          this.#scheduler.complete(lane.worker.id, chunk, answer, this.#onEvent);
+          this.#pump();
+        },
+        (error: unknown) => this.#failed(lane, chunk, error as Error),
+      );
   }
 
   /** The worker could not answer `chunk`: the chunk (or what a sweep left of it) goes back; the worker recovers or leaves the run. */
