@@ -190,10 +190,12 @@ export class Dispatcher {
   #start(lane: Lane, chunk: HeldChunk, sweep = false): void {
     const sentAt = performance.now();
     let delivered = 0;
+    // A sweep holds a large share: while the consumer is full, it is held back (see Worker.sweep).
     const deliver = (results: ChunkAnswer) => {
-      if (this.#stopped || lane.state === 'gone') return;
+      if (this.#stopped || lane.state === 'gone') return undefined;
       delivered += results.length;
       this.#scheduler.deliver(lane.worker.id, chunk, results, this.#onEvent);
+      return this.#consumerReady?.();
     };
     lane.sweeping = sweep;
     const answered = sweep && lane.worker.sweep ? lane.worker.sweep(chunk.units, deliver) : lane.worker.evaluate(chunk.units, lane.pace.budget);

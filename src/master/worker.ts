@@ -41,12 +41,13 @@ export interface Worker {
    * Evaluates a large chunk and every set under it in one pass, however many
    * attributes that brings (see SweepPlan): offered by a worker whose
    * evaluator is on this machine, where one pass costs a process and an
-   * evaluation of the root. Results go to `deliver` as they come, and the
+   * evaluation of the root. Results go to `deliver` as they come (a promise
+   * it returns holds the sweep back until it settles: the consumer is full), and the
    * answer holds the rest; together they answer as evaluate() does. A
    * rejection after something was delivered is a SweepIncompleteError
    * naming what is still unanswered: what was delivered stands.
    */
-  sweep?(chunk: WorkChunk, deliver: (results: ChunkAnswer) => void): Promise<ChunkAnswer>;
+  sweep?(chunk: WorkChunk, deliver: (results: ChunkAnswer) => Promise<void> | undefined): Promise<ChunkAnswer>;
   /**
    * After evaluate() rejected with WorkerUnavailableError: resolves true once
    * the worker can take work again (a remote reconnected), false when it

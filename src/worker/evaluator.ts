@@ -89,6 +89,9 @@ interface SweepRun {
   end: SweepEnd;
 }
 
+/** Where a sweep's results go as they come; a promise returned holds it back until the consumer takes more. */
+type Deliver = (results: WorkResult[]) => Promise<void> | undefined;
+
 /** Why evix stops a read-only sweep whose derivations the store mostly lacks. */
 const WRITE_INSTEAD = 'the store lacks most of its derivations; sweeping again with writes';
 
@@ -171,7 +174,7 @@ export class Evaluator {
    * Once something is delivered, a failure is a SweepIncompleteError
    * naming what is left.
    */
-  async sweep(chunk: WorkChunk, deliver: (results: WorkResult[]) => void): Promise<EvaluateOutcome> {
+  async sweep(chunk: WorkChunk, deliver: Deliver): Promise<EvaluateOutcome> {
     const items: SweepItem[] = [];
     const ranges: SiblingRange[] = [];
     const singles: Array<Promise<WorkResult>> = [];
@@ -185,7 +188,7 @@ export class Evaluator {
     }
     // Before anything is delivered, so that a failure here leaves the whole chunk to try again.
     const results = await Promise.all(singles);
-    deliver(results);
+    await deliver(results);
     const later = await this.#sweepItems(items, ranges, deliver);
     return { results: later, restarted: this.#recycleIfLarge() };
   }
@@ -210,7 +213,7 @@ export class Evaluator {
   }
 
   /** `ranges`: the items as sibling ranges. Returns the results not delivered. */
-  async #sweepItems(items: SweepItem[], ranges: SiblingRange[], deliver: (results: WorkResult[]) => void): Promise<WorkResult[]> {
+  async #sweepItems(items: SweepItem[], ranges: SiblingRange[], deliver: Deliver): Promise<WorkResult[]> {
     const later: Array<Promise<WorkResult>> = [];
     const toRepl: SweepItem[] = [];
     let pending = items;
@@ -254,7 +257,7 @@ export class Evaluator {
     for (let i = 0; i < toRepl.length; i += LEFTOVER_BUDGET) {
       const part = toRepl.slice(i, i + LEFTOVER_BUDGET);
       try {
-        deliver(await this.#siblings({ ranges: itemRanges(part), paths: part.map((item) => item.path) }, LEFTOVER_BUDGET));
+        await deliver(await this.#siblings({ ranges: itemRanges(part), paths: part.map((item) => item.path) }, LEFTOVER_BUDGET));
       } catch (error) {
         const unanswered = toRepl.slice(i).map((item) => item.path);
         throw new SweepIncompleteError(`could not finish a sweep: ${(error as Error).message}`, unanswered, { cause: error });
@@ -267,7 +270,7 @@ export class Evaluator {
    * One sweep process over `items`; `writes`: it writes .drv files instead
    * of leaving them to be checked. Results go to `deliver` a line at a time.
    */
-  async #sweepOnce(items: SweepItem[], ranges: SiblingRange[], writes: boolean, deliver: (results: WorkResult[]) => void): Promise<SweepRun> {
+  async #sweepOnce(items: SweepItem[], ranges: SiblingRange[], writes: boolean, deliver: Deliver): Promise<SweepRun> {
     const config = this.#config;
     const validity = writes ? undefined : this.#storeValidity();
     const readOnly = validity !== undefined;
@@ -305,14 +308,15 @@ export class Evaluator {
               now.push(result);
             }
           }
-          deliver(now);
-          if (absent === undefined) return;
+          const hold = deliver(now);
+          if (absent === undefined) return hold;
           checked += pairs.length;
           missing += absent.size;
           if (checked >= SWEEP_SWITCH_AFTER && missing * 2 > checked) {
             this.#sweepsWrite = true;
             sweep.stop(WRITE_INSTEAD);
           }
+          return hold;
         },
         onLog: (line) => this.#log.info({ attr }, line),
       });

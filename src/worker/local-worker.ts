@@ -61,7 +61,7 @@ export class LocalWorker implements Worker {
     return this.#answer((evaluator) => evaluator.evaluate(chunk, budget));
   }
 
-  sweep(chunk: WorkChunk, deliver: (results: ChunkAnswer) => void): Promise<ChunkAnswer> {
+  sweep(chunk: WorkChunk, deliver: (results: ChunkAnswer) => Promise<void> | undefined): Promise<ChunkAnswer> {
     return this.#answer((evaluator) => evaluator.sweep(chunk, deliver));
   }
 

@@ -33,8 +33,8 @@ export interface SweepOptions {
   writes: boolean;
   /** The marker the program puts before each line of descriptions. */
   marker: string;
-  /** Each line of descriptions, in the order printed. */
-  onDescriptions: (descriptions: Description[]) => void;
+  /** Each line of descriptions, in the order printed; a promise returned holds the sweep back until it settles. */
+  onDescriptions: (descriptions: Description[]) => Promise<void> | undefined;
   /** Anything else the evaluation printed (the user's traces, warnings). */
   onLog: (line: string) => void;
 }
@@ -64,32 +64,58 @@ export class Sweep {
     const lines = new LineSplitter();
     const ours = `trace: ${options.marker}`;
     let lastError: string | undefined;
-    const take = (line: string) => {
+    const take = (line: string): Promise<void> | undefined => {
       if (line.startsWith(ours)) {
         try {
-          options.onDescriptions(JSON.parse(line.slice(ours.length)) as Description[]);
+          return options.onDescriptions(JSON.parse(line.slice(ours.length)) as Description[]);
         } catch (error) {
           this.stop(`cannot read what it printed: ${(error as Error).message}`);
+          return undefined;
         }
-        return;
       }
       if (line.startsWith('error:')) lastError = line.slice('error: '.length);
       else if (lastError === undefined && line !== '') options.onLog(line);
+      return undefined;
+    };
+    // Lines read but not yet taken, while the consumer holds the sweep back;
+    // the paused pipe then fills and stops the evaluation itself.
+    const backlog: string[] = [];
+    let holding = false;
+    let whenDrained: (() => void) | undefined;
+    const pump = () => {
+      while (!holding && backlog.length > 0) {
+        const hold = take(backlog.shift()!);
+        if (!hold) continue;
+        holding = true;
+        child.stderr.pause();
+        void hold.then(() => {
+          holding = false;
+          pump();
+          if (holding) return;
+          child.stderr.resume();
+          whenDrained?.();
+        });
+      }
     };
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (chunk: string) => {
-      for (const line of lines.push(chunk)) take(line);
+      backlog.push(...lines.push(chunk));
+      pump();
     });
     child.stdin.on('error', () => {});
     child.stdin.end(options.expression);
     this.#ended = new Promise((resolve) => {
       child.on('error', (error) => this.#end(resolve, { complete: false, detail: `cannot start nix-instantiate: ${error.message}` }));
       child.on('close', (code, signal) => {
-        take(lines.pending);
-        const how = signal ? `killed by ${signal}` : `exit code ${code ?? 'unknown'}`;
-        const end: SweepEnd = { complete: code === 0 && this.#stoppedFor === undefined, detail: lastError ? `${how}: ${lastError}` : how };
-        if (this.#stoppedFor !== undefined) end.stoppedFor = this.#stoppedFor;
-        this.#end(resolve, end);
+        const finish = () => {
+          if (holding) return void (whenDrained = finish);
+          take(lines.pending);
+          const how = signal ? `killed by ${signal}` : `exit code ${code ?? 'unknown'}`;
+          const end: SweepEnd = { complete: code === 0 && this.#stoppedFor === undefined, detail: lastError ? `${how}: ${lastError}` : how };
+          if (this.#stoppedFor !== undefined) end.stoppedFor = this.#stoppedFor;
+          this.#end(resolve, end);
+        };
+        finish();
       });
     });
   }

@@ -57,7 +57,7 @@ async function swept(evaluator: Evaluator): Promise<WorkResult[]> {
   const root = await alone(evaluator, []);
   if (!isAttrsetEvent(root)) throw new Error('the root is not a set');
   const delivered: WorkResult[] = [];
-  const { results } = await evaluator.sweep([{ kind: 'siblings', parent: [], from: 0, names: root.attrs }], (r) => delivered.push(...r));
+  const { results } = await evaluator.sweep([{ kind: 'siblings', parent: [], from: 0, names: root.attrs }], (r) => void delivered.push(...r));
   return delivered.concat(results);
 }
 
