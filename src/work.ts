@@ -16,7 +16,14 @@ export type WorkUnit =
   /** One attribute by name: a root of the walk. */
   | { readonly kind: 'path'; readonly path: AttrPath }
   /** Consecutive children of one set: `names[i]` is child `from + i` of its attrs list. */
-  | { readonly kind: 'siblings'; readonly parent: AttrPath; readonly from: number; readonly names: readonly string[] };
+  | { readonly kind: 'siblings'; readonly parent: AttrPath; readonly from: number; readonly names: readonly string[] }
+  /**
+   * A root of the walk swept in `parts` parts at once (see Dispatcher): part
+   * 0 answers the attribute itself; part k the children at positions k,
+   * k + parts, k + 2 parts, ... of its attrs list, with everything under
+   * them. Only for workers that sweep; never sent to a remote.
+   */
+  | { readonly kind: 'part'; readonly path: AttrPath; readonly part: number; readonly parts: number };
 
 export type WorkChunk = readonly WorkUnit[];
 
@@ -31,7 +38,7 @@ export type ChunkAnswer = WorkResult[];
 /** How many attributes a chunk names. */
 export function chunkSize(chunk: WorkChunk): number {
   let n = 0;
-  for (const unit of chunk) n += unit.kind === 'path' ? 1 : unit.names.length;
+  for (const unit of chunk) n += unit.kind === 'siblings' ? unit.names.length : 1;
   return n;
 }
 
@@ -39,7 +46,7 @@ export function chunkSize(chunk: WorkChunk): number {
 export function chunkPaths(chunk: WorkChunk): AttrPath[] {
   const paths: AttrPath[] = [];
   for (const unit of chunk) {
-    if (unit.kind === 'path') paths.push(unit.path);
+    if (unit.kind !== 'siblings') paths.push(unit.path);
     else for (const name of unit.names) paths.push([...unit.parent, name]);
   }
   return paths;

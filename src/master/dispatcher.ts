@@ -89,8 +89,31 @@ export class Dispatcher {
   /** Resolves when the walk is over (complete or fatal; see the scheduler) or stop() was called. */
   run(): Promise<void> {
     const ended = new Promise<void>((resolve) => (this.#end = resolve));
+    this.#openInParts();
     this.#pump();
     return ended;
+  }
+
+  /**
+   * When every worker sweeps (all are local), the walk starts as one sweep
+   * per worker, each a part of the root (see the `part` WorkUnit): no
+   * evaluator must first evaluate the root and list it before the others
+   * can start (half a second of one core for a root of 100k names, with
+   * the other cores idle), and a small input costs a process start instead
+   * of a repl's. A worker that may not start now (memory) takes its part
+   * later, as a chunk.
+   */
+  #openInParts(): void {
+    const lanes = this.#lanes;
+    if (lanes.length === 0 || !lanes.every((lane) => lane.worker.sweep) || !this.#scheduler.unstarted) return;
+    this.#scheduler.partitionRoot(lanes.length);
+    for (const lane of lanes) {
+      if (!isStarted(lane) && !this.#admitEvaluator()) continue;
+      const chunk = this.#scheduler.next(lane.worker.id, 1);
+      if (!chunk) return;
+      lane.used = true;
+      this.#start(lane, chunk, true);
+    }
   }
 
   /** Hands out nothing more and ends run(); answers still arriving are ignored. */

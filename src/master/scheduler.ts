@@ -34,6 +34,8 @@ import type { RunFailure } from '../failures.js';
 import { formatAttrPath, type AttrPath } from '../nix/syntax.js';
 import type { ChunkAnswer, WorkUnit } from '../work.js';
 
+type PartUnit = Extract<WorkUnit, { kind: 'part' }>;
+
 /** Systems a worker owns; undefined means any system. */
 export type OwnedSystems = ReadonlySet<string> | undefined;
 
@@ -57,8 +59,8 @@ export class Scheduler {
   readonly #returned: HeldChunk[] = [];
   /** Derivations rejected for their system, by system, for a worker that owns it. */
   readonly #routed = new Map<string, AttrPath[]>();
-  /** Roots and sibling ranges in the order found; `#head` is the first not yet taken. */
-  #fresh: Array<SiblingRange | AttrPath> = [];
+  /** Roots, parts of roots and sibling ranges in the order found; `#head` is the first not yet taken. */
+  #fresh: Array<SiblingRange | AttrPath | PartUnit> = [];
   #head = 0;
   #queued = 0;
   readonly #busy = new Map<string, Set<HeldChunk>>();
@@ -72,6 +74,26 @@ export class Scheduler {
   constructor(roots: readonly AttrPath[] = [[]]) {
     for (const path of roots) this.#fresh.push(path);
     this.#queued = roots.length;
+  }
+
+  /**
+   * Whether the walk is still where it began, at one root with nothing
+   * handed out: then it may be split in parts (see partitionRoot).
+   */
+  get unstarted(): boolean {
+    return this.#head === 0 && this.#fresh.length === 1 && Array.isArray(this.#fresh[0]) && this.#held === 0 && this.#completed === 0;
+  }
+
+  /**
+   * Replaces the one root with `parts` parts of it (see the `part`
+   * WorkUnit), for workers that sweep: each takes one, and together they
+   * answer the root and everything under it, so nothing else is queued.
+   */
+  partitionRoot(parts: number): void {
+    if (!this.unstarted) throw new Error('only a walk that has not started can be split in parts');
+    const path = this.#fresh[0] as AttrPath;
+    this.#fresh = Array.from({ length: parts }, (_, part) => ({ kind: 'part', path, part, parts }) as const);
+    this.#queued = parts;
   }
 
   addWorker(id: string, systems?: OwnedSystems): void {
@@ -221,6 +243,14 @@ export class Scheduler {
     }
     while (size < maxSize && this.#head < this.#fresh.length) {
       const entry = this.#fresh[this.#head]!;
+      if (isPart(entry)) {
+        // A part is one sweep's work: alone in its chunk.
+        if (size > 0) break;
+        units.push(entry);
+        size++;
+        this.#head++;
+        break;
+      }
       if (!('attrs' in entry)) {
         units.push({ kind: 'path', path: entry });
         size++;
@@ -274,6 +304,10 @@ export class Scheduler {
     this.#fatal ??= failure;
     return this.#fatal;
   }
+}
+
+function isPart(entry: SiblingRange | AttrPath | PartUnit): entry is PartUnit {
+  return 'kind' in entry;
 }
 
 function owns(systems: OwnedSystems, system: string): boolean {

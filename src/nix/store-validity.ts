@@ -5,9 +5,10 @@
  * if this says the store already has it, which is exactly what writing it
  * would have checked first.
  *
- * Reading the database costs about 2 µs a path in batches (10 µs one at a
- * time, and a `nix-store --check-validity` process per batch costs more than
- * the evaluation it would save). SQLite's own locking makes reading beside
+ * Reading the database costs about 1.5 µs a path, a line of a sweep's
+ * descriptions in one query (10 µs one at a time, and a
+ * `nix-store --check-validity` process per batch costs more than the
+ * evaluation it would save). SQLite's own locking makes reading beside
  * Nix's writers safe, and each query sees what was committed before it.
  *
  * Only the store Nix uses without being told otherwise qualifies: with
@@ -16,9 +17,6 @@
  */
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-
-/** Paths per query: SQLite allows 32766 parameters; a few hundred is past where batching stops paying. */
-const BATCH = 256;
 
 /**
  * SQLite's page cache for the database, in KiB. Its default (2 MB) holds
@@ -39,13 +37,17 @@ export interface StoreChoice {
 
 export class StoreValidity {
   readonly #db: DatabaseSync;
-  readonly #batch: StatementSync;
-  readonly #one: StatementSync;
+  /**
+   * The paths of a JSON list that are not valid. One parameter however
+   * many paths, and rows only for the missing ones (usually none): 1.5 µs
+   * a path, where binding each path (`IN (?, ?, ...)`) and getting a row
+   * object back for each valid one cost 2.5 to 4.5.
+   */
+  readonly #missing: StatementSync;
 
   private constructor(db: DatabaseSync) {
     this.#db = db;
-    this.#batch = db.prepare(`SELECT path FROM ValidPaths WHERE path IN (${Array(BATCH).fill('?').join(',')})`);
-    this.#one = db.prepare('SELECT path FROM ValidPaths WHERE path = ?');
+    this.#missing = db.prepare('SELECT value FROM json_each(?) WHERE value NOT IN (SELECT path FROM ValidPaths)');
   }
 
   /**
@@ -70,13 +72,8 @@ export class StoreValidity {
 
   /** Those of `paths` the store does not hold as valid. */
   invalid(paths: readonly string[]): Set<string> {
-    const valid = new Set<string>();
-    let i = 0;
-    for (; i + BATCH <= paths.length; i += BATCH) {
-      for (const row of this.#batch.all(...paths.slice(i, i + BATCH))) valid.add(row['path'] as string);
-    }
-    for (; i < paths.length; i++) if (this.#one.get(paths[i]!)) valid.add(paths[i]!);
-    return new Set(paths.filter((path) => !valid.has(path)));
+    if (paths.length === 0) return new Set();
+    return new Set(this.#missing.all(JSON.stringify(paths)).map((row) => row['value'] as string));
   }
 
   close(): void {

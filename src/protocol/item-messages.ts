@@ -115,6 +115,7 @@ export function encodeWork(id: number, chunk: WorkChunk, budget: number): Buffer
   w.uint32(body, work.uint32.budget, budget);
   w.structs(pointerWord(body, work.size, work.pointers.units), chunk.length, unit.size).forEach((u, i) => {
     const c = chunk[i]!;
+    if (c.kind === 'part') throw new Error('a swept part is not work for a remote worker');
     if (c.kind === 'path') {
       w.uint16(u, unit.uint16.which, WorkUnit_Which.PATH);
       w.texts(pointerWord(u, unit.size, unit.pointers.path), c.path);
@@ -131,7 +132,7 @@ export function encodeWork(id: number, chunk: WorkChunk, budget: number): Buffer
 
 /** Words a unit points to (its struct is counted with the list). */
 function unitWords(u: WorkUnit): number {
-  return u.kind === 'path' ? textsWords(u.path) : structWords(LAYOUT.Siblings.size) + textsWords(u.parent) + textsWords(u.names);
+  return u.kind !== 'siblings' ? textsWords(u.path) : structWords(LAYOUT.Siblings.size) + textsWords(u.parent) + textsWords(u.names);
 }
 
 export function encodeStatus(id: number, restart: boolean): Buffer {

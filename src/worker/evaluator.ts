@@ -34,7 +34,7 @@
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkerConfig } from '../config.js';
-import type { AttrsetResult, DerivationEvent, WorkResult } from '../events.js';
+import { isAttrsetEvent, type AttrsetResult, type DerivationEvent, type WorkResult } from '../events.js';
 import { chunkPaths, type ChunkAnswer, type WorkChunk, type WorkUnit } from '../work.js';
 import { EVALUATOR_DIED, InputError } from '../failures.js';
 import type { Logger } from '../log.js';
@@ -44,7 +44,7 @@ import type { BudgetSeat, MemoryBudget } from './memory-budget.js';
 import { NixRepl, ReplExitedError, type ReplExit } from './nix-repl.js';
 import { SweepIncompleteError } from '../master/worker.js';
 import { nixDialect, type NixDialect } from '../nix/dialect.js';
-import { DESCRIBED, FETCH_FLAKE_SOURCE, chunkRequest, describeRequest, setupLines, sweepExpression, type ChunkDescription, type DescribeOptions, type Description, type SiblingRange } from './nix-helpers.js';
+import { DESCRIBED, FETCH_FLAKE_SOURCE, chunkRequest, describeRequest, setupLines, sweepExpression, type ChunkDescription, type DescribeOptions, type Description, type SiblingRange, type SweepPart } from './nix-helpers.js';
 import { parsePrintedJson, splitOutput, type ReplResponse } from './repl-framer.js';
 import { StoreValidity } from '../nix/store-validity.js';
 import { Sweep, type SweepEnd } from './sweep.js';
@@ -88,6 +88,14 @@ interface SweepRun {
   remaining: SweepItem[];
   end: SweepEnd;
 }
+
+/** The position of a part's root, which is no sibling of anything a request could name by position. */
+const ROOT_INDEX = -1;
+
+type PartUnit = Extract<WorkUnit, { kind: 'part' }>;
+
+/** Where a sweep starts: sibling ranges, or a part of a root (see sweepExpression). */
+type SweepStart = { ranges: SiblingRange[] } | { part: SweepPart };
 
 /** Where a sweep's results go as they come; a promise returned holds it back until the consumer takes more. */
 type Deliver = (results: WorkResult[]) => Promise<void> | undefined;
@@ -157,6 +165,7 @@ export class Evaluator {
     const siblings: Array<Extract<WorkUnit, { kind: 'siblings' }>> = [];
     for (const unit of chunk) {
       if (unit.kind === 'path') answers.push(this.#single(unit.path).then((r) => [r]));
+      else if (unit.kind === 'part') answers.push(this.#sweptWhole([unit]));
       else siblings.push(unit);
     }
     if (siblings.length > 0) answers.push(this.#siblings(siblingsPart(siblings), budget));
@@ -178,19 +187,34 @@ export class Evaluator {
     const items: SweepItem[] = [];
     const ranges: SiblingRange[] = [];
     const singles: Array<Promise<WorkResult>> = [];
+    const parts: PartUnit[] = [];
     for (const unit of chunk) {
-      if (unit.kind === 'path') {
-        singles.push(this.#single(unit.path));
-        continue;
+      if (unit.kind === 'path') singles.push(this.#single(unit.path));
+      else if (unit.kind === 'part') parts.push(unit);
+      else {
+        ranges.push({ parent: unit.parent, from: unit.from, count: unit.names.length });
+        unit.names.forEach((name, i) => items.push({ path: [...unit.parent, name], index: unit.from + i }));
       }
-      ranges.push({ parent: unit.parent, from: unit.from, count: unit.names.length });
-      unit.names.forEach((name, i) => items.push({ path: [...unit.parent, name], index: unit.from + i }));
     }
     // Before anything is delivered, so that a failure here leaves the whole chunk to try again.
     const results = await Promise.all(singles);
     await deliver(results);
-    const later = await this.#sweepItems(items, ranges, deliver);
+    const later: WorkResult[] = [];
+    for (const part of parts) later.push(...(await this.#sweepItems([{ path: part.path, index: ROOT_INDEX }], { part }, deliver)));
+    if (items.length > 0) later.push(...(await this.#sweepItems(items, { ranges }, deliver)));
     return { results: later, restarted: this.#recycleIfLarge() };
+  }
+
+  /** A sweep answered whole, for a part handed out as a chunk (evaluate()): nothing is delivered before the end. */
+  async #sweptWhole(chunk: WorkChunk): Promise<WorkResult[]> {
+    const got: WorkResult[] = [];
+    try {
+      const { results } = await this.sweep(chunk, (results) => void got.push(...results));
+      return got.concat(results);
+    } catch (error) {
+      // Nothing reached the master: the whole chunk is tried again.
+      throw error instanceof SweepIncompleteError ? new Error(error.message, { cause: error }) : error;
+    }
   }
 
   /** The pid of the current child, if one runs (tests kill it to prove recovery). */
@@ -212,24 +236,35 @@ export class Evaluator {
     await Promise.all([repl?.close(), this.#retired?.close(), sweep?.ended]);
   }
 
-  /** `ranges`: the items as sibling ranges. Returns the results not delivered. */
-  async #sweepItems(items: SweepItem[], ranges: SiblingRange[], deliver: Deliver): Promise<WorkResult[]> {
+  /**
+   * Sweeps `items` (given as `first`: their ranges, or a part of a root
+   * whose one item is the root) until what is left is for the repl, then
+   * has the repl answer that. Returns the results not delivered.
+   */
+  async #sweepItems(items: SweepItem[], first: SweepStart, deliver: Deliver): Promise<WorkResult[]> {
     const later: Array<Promise<WorkResult>> = [];
     const toRepl: SweepItem[] = [];
+    const part = 'part' in first ? first.part : undefined;
     let pending = items;
-    let pendingRanges: SiblingRange[] | undefined = ranges;
+    let start: SweepStart | undefined = first;
     let deaths = 0;
     let writes = false;
     while (pending.length > 0) {
-      if (pending.length < SWEEP_MIN_ATTRS || deaths > SWEEP_DEATHS || this.#sweepsFail || this.#closed) {
+      if (start === undefined && (pending.length < SWEEP_MIN_ATTRS || deaths > SWEEP_DEATHS || this.#sweepsFail || this.#closed)) {
         toRepl.push(...pending);
         break;
       }
-      const run = await this.#sweepOnce(pending, pendingRanges ?? itemRanges(pending), writes || this.#sweepsWrite, deliver);
-      pendingRanges = undefined;
+      const run = await this.#sweepOnce(pending, start ?? { ranges: itemRanges(pending) }, writes || this.#sweepsWrite, deliver);
+      start = undefined;
       later.push(...run.later);
       toRepl.push(...run.retry);
       const { end } = run;
+      if (part && run.remaining[0]?.index === ROOT_INDEX) {
+        // It ended before describing the root it takes a part of: the repl lists the root, and the part's children are swept as any others.
+        if (!end.complete) deaths++;
+        pending = await this.#partChildren(part, deliver);
+        continue;
+      }
       if (end.complete && run.remaining.length > 0) {
         // It printed less than it was asked for: nothing says it would do better again.
         this.#log.warn({ left: run.remaining.length }, 'a sweep ended without describing everything; the repl finishes its part');
@@ -254,35 +289,62 @@ export class Evaluator {
         writes ||= run.missing.length > 0;
       }
     }
-    for (let i = 0; i < toRepl.length; i += LEFTOVER_BUDGET) {
-      const part = toRepl.slice(i, i + LEFTOVER_BUDGET);
-      try {
-        await deliver(await this.#siblings({ ranges: itemRanges(part), paths: part.map((item) => item.path) }, LEFTOVER_BUDGET));
-      } catch (error) {
-        const unanswered = toRepl.slice(i).map((item) => item.path);
-        throw new SweepIncompleteError(`could not finish a sweep: ${(error as Error).message}`, unanswered, { cause: error });
-      }
-    }
+    await this.#replFinishes(toRepl, part, deliver);
     return Promise.all(later);
   }
 
   /**
-   * One sweep process over `items`; `writes`: it writes .drv files instead
-   * of leaving them to be checked. Results go to `deliver` a line at a time.
+   * The children a part takes, from the repl's listing of its root (a
+   * sweep that ended before describing the root, or whose root is a
+   * derivation it found missing): part 0 delivers the root itself.
    */
-  async #sweepOnce(items: SweepItem[], ranges: SiblingRange[], writes: boolean, deliver: Deliver): Promise<SweepRun> {
+  async #partChildren(part: SweepPart, deliver: Deliver): Promise<SweepItem[]> {
+    const root = await this.#single(part.path);
+    if (isAttrsetEvent(root)) root.childrenAnswered = true;
+    if (part.part === 0) await deliver([root]);
+    if (!isAttrsetEvent(root)) return [];
+    const items: SweepItem[] = [];
+    for (let index = part.part; index < root.attrs.length; index += part.parts) items.push({ path: [...part.path, root.attrs[index]!], index });
+    return items;
+  }
+
+  /** The repl answers what sweeps left, delivering as it goes; the root of a part only in part 0 (the others only take its children). */
+  async #replFinishes(toRepl: SweepItem[], part: SweepPart | undefined, deliver: Deliver): Promise<void> {
+    const siblings = toRepl.filter((item) => item.index !== ROOT_INDEX);
+    // A root the sweep threw on or found missing (a derivation): it has no children to take.
+    if (part?.part === 0 && siblings.length < toRepl.length) await deliver([await this.#single(part.path)]);
+    for (let i = 0; i < siblings.length; i += LEFTOVER_BUDGET) {
+      const slice = siblings.slice(i, i + LEFTOVER_BUDGET);
+      try {
+        await deliver(await this.#siblings({ ranges: itemRanges(slice), paths: slice.map((item) => item.path) }, LEFTOVER_BUDGET));
+      } catch (error) {
+        const unanswered = siblings.slice(i).map((item) => item.path);
+        throw new SweepIncompleteError(`could not finish a sweep: ${(error as Error).message}`, unanswered, { cause: error });
+      }
+    }
+  }
+
+  /**
+   * One sweep process over `items`, started as `start` says; `writes`: it
+   * writes .drv files instead of leaving them to be checked. Results go to
+   * `deliver` a line at a time. Of a part past the first, the root's own
+   * description only tells which children are its own.
+   */
+  async #sweepOnce(items: SweepItem[], start: SweepStart, writes: boolean, deliver: Deliver): Promise<SweepRun> {
     const config = this.#config;
     const validity = writes ? undefined : this.#storeValidity();
     const readOnly = validity !== undefined;
-    const levels = new SweepLevels(items);
+    const part = 'part' in start ? start.part : undefined;
+    const levels = new SweepLevels(items, part);
     const run: Omit<SweepRun, 'remaining' | 'end'> = { later: [], retry: [], missing: [] };
+    let skipRoot = part !== undefined && part.part > 0;
     let checked = 0;
     let missing = 0;
     const marker = `evix-sweep-${Math.random().toString(36).slice(2)}:`;
     const dialect = config.input.kind === 'flake' ? await nixDialect() : undefined;
-    const expression = sweepExpression(config.input, config.autoArgs, describeOptions(config), { ranges, readOnly, marker, group: SWEEP_GROUP });
+    const expression = sweepExpression(config.input, config.autoArgs, describeOptions(config), { start, readOnly, marker, group: SWEEP_GROUP });
     const attr = formatAttrPath(items[0]!.path);
-    this.#log.debug({ attr, attributes: items.length, writes: !readOnly }, 'sweeping');
+    this.#log.debug({ attr, attributes: part ? `part ${part.part} of ${part.parts}` : items.length, writes: !readOnly }, 'sweeping');
     await this.#seat?.admit(false);
     try {
       const sweep = new Sweep({
@@ -292,7 +354,11 @@ export class Evaluator {
         writes: !readOnly,
         marker,
         onDescriptions: (descriptions) => {
-          const pairs = levels.take(descriptions);
+          let pairs = levels.take(descriptions);
+          if (skipRoot) {
+            pairs = pairs.slice(1);
+            skipRoot = false;
+          }
           const absent = validity?.invalid(pairs.filter(([, d]) => d[0] === DESCRIBED.drv).map(([, d]) => d[3] as string));
           const now: WorkResult[] = [];
           for (const [item, d] of pairs) {

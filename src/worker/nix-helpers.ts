@@ -109,9 +109,10 @@ let
   describe = opts: root: path: let v = select root path; in describeValue opts (path == [ ]) v (namesOf v);
   memoOf = v: { names = namesOf v; kids = builtins.mapAttrs (name: memoOf) v; };
   childOf = node: name: { inherit name; value = node.value.\${name}; memo = node.memo.kids.\${name}; };
-  guarded = opts: item:
-    let d = describeValue opts false item.value item.memo.names; tried = builtins.tryEval (builtins.deepSeq d d); in
+  guardedAt = opts: isRoot: item:
+    let d = describeValue opts isRoot item.value item.memo.names; tried = builtins.tryEval (builtins.deepSeq d d); in
     if tried.success then tried.value else [ 3 ];
+  guarded = opts: guardedAt opts false;
   startOf = root: units: builtins.concatMap (unit:
     let node = builtins.foldl' childOf root (builtins.elemAt unit 0); from = builtins.elemAt unit 1; in
     builtins.genList (i: childOf node (builtins.elemAt node.memo.names (from + i))) (builtins.elemAt unit 2)) units;
@@ -127,10 +128,10 @@ let
           total = count + builtins.length next;
         in [ described ] ++ (if next != [ ] && total <= budget then levels total next else [ ]);
     in { names = map (item: item.name) start; levels = levels (builtins.length start) start; };
-  sweep = opts: root: readOnly: marker: group: units:
+  sweep = opts: root: readOnly: marker: group: start:
     let
       unwritten = d: readOnly && builtins.head d == 0 && builtins.elemAt d 6 != null && builtins.hasContext (builtins.toJSON (builtins.elemAt d 6));
-      describeOne = item: let d = guarded opts item; in if unwritten d then [ 3 ] else d;
+      describeAt = isRoot: item: let d = guardedAt opts isRoot item; in if unwritten d then [ 3 ] else d;
       slice = list: n: g: builtins.genList (i: builtins.elemAt list (g * group + i)) (if n - g * group < group then n - g * group else group);
       emit = described: n: builtins.foldl'
         (printed: g: builtins.seq printed (builtins.trace (marker + builtins.toJSON (slice described n g)) null))
@@ -138,12 +139,19 @@ let
       go = items:
         let
           n = builtins.length items;
-          described = map describeOne items;
+          described = map (describeAt false) items;
           next = builtins.concatLists (builtins.genList (i:
             let d = builtins.elemAt described i; in
             if builtins.head d == 1 then map (childOf (builtins.elemAt items i)) (builtins.elemAt d 1) else [ ]) n);
         in if n == 0 then null else builtins.seq (emit described n) (go next);
-    in go (startOf root units);
+      part = start.part;
+      node = builtins.foldl' childOf root part.path;
+      nodeDescribed = describeAt (part.path == [ ]) node;
+      names = if builtins.head nodeDescribed == 1 then builtins.elemAt nodeDescribed 1 else [ ];
+      mine = builtins.genList (j: childOf node (builtins.elemAt names (part.part + j * part.parts)))
+        (if builtins.length names > part.part then (builtins.length names - part.part + part.parts - 1) / part.parts else 0);
+    in if start ? ranges then go (startOf root start.ranges)
+      else builtins.seq (builtins.trace (marker + builtins.toJSON [ nodeDescribed ]) null) (go mine);
 in { inherit autoCall select callLocked describe memoOf chunk sweep; }`;
 
 /** Repl definitions, one per line (the repl reads one expression per line). */
@@ -186,9 +194,17 @@ export function setupLines(input: ResolvedInput, autoArgs: readonly AutoArg[], o
   ];
 }
 
+/** A root of the walk and which part of its children a sweep takes (see the `part` WorkUnit). */
+export interface SweepPart {
+  path: AttrPath;
+  part: number;
+  parts: number;
+}
+
 /** What a sweep is asked for (see sweepExpression). */
 export interface SweepRequest {
-  ranges: readonly SiblingRange[];
+  /** Sibling ranges, or a part of a root: the attribute itself (described first, alone on its line) and every parts-th child from part. */
+  start: { ranges: readonly SiblingRange[] } | { part: SweepPart };
   /** Evaluate without writing .drv files (see src/worker/sweep.ts); the answer's drvPaths must then be checked. */
   readOnly: boolean;
   /** Starts each line of the sweep's answer, so that the user's own traces cannot pass for one. */
@@ -206,7 +222,12 @@ export interface SweepRequest {
  */
 export function sweepExpression(input: ResolvedInput, autoArgs: readonly AutoArg[], opts: DescribeOptions, request: SweepRequest): string {
   const bindings = definitions(input, autoArgs, opts).map((d) => `${d.name} = ${d.value};`);
-  return `let\n${bindings.join('\n')}\nin __evix.sweep __evixOpts __evixTree ${request.readOnly} ${nixString(request.marker)} ${request.group} ${rangesList(request.ranges)}\n`;
+  const { start } = request;
+  const from =
+    'ranges' in start
+      ? `{ ranges = ${rangesList(start.ranges)}; }`
+      : `{ part = { path = [${start.part.path.map(nixString).join(' ')}]; part = ${start.part.part}; parts = ${start.part.parts}; }; }`;
+  return `let\n${bindings.join('\n')}\nin __evix.sweep __evixOpts __evixTree ${request.readOnly} ${nixString(request.marker)} ${request.group} ${from}\n`;
 }
 
 /**

@@ -15,13 +15,22 @@ export interface SweepItem {
   readonly index: number;
 }
 
+/** Which of a walked attribute's children a sweep of a part takes: every `parts`-th from `part`. */
+export interface ChildSlice {
+  part: number;
+  parts: number;
+}
+
 export class SweepLevels {
   #level: SweepItem[];
   #at = 0;
   #next: SweepItem[] = [];
+  /** For a part (see the `part` WorkUnit): applied to the children of the first attribute, the root it sweeps. */
+  #slice: ChildSlice | undefined;
 
-  constructor(items: SweepItem[]) {
+  constructor(items: SweepItem[], slice?: ChildSlice) {
     this.#level = items;
+    this.#slice = slice;
   }
 
   /** The attribute the next description is for; undefined when every one is described. */
@@ -44,7 +53,11 @@ export class SweepLevels {
     for (const d of descriptions) {
       const item = this.#advance();
       if (item === undefined) throw new Error('a sweep described more attributes than it was asked for');
-      if (d[0] === DESCRIBED.walk) d[1].forEach((name, index) => this.#next.push({ path: [...item.path, name], index }));
+      if (d[0] === DESCRIBED.walk) {
+        const slice = this.#slice ?? { part: 0, parts: 1 };
+        for (let index = slice.part; index < d[1].length; index += slice.parts) this.#next.push({ path: [...item.path, d[1][index]!], index });
+      }
+      this.#slice = undefined;
       pairs.push([item, d]);
     }
     return pairs;

@@ -27,7 +27,7 @@ function schemaJson(m: ServerMessage | ClientMessage): unknown {
       return {
         work: {
           id: String(m.id),
-          units: m.chunk.map((u) => (u.kind === 'path' ? { path: u.path } : { siblings: { parent: u.parent, from: u.from, names: u.names } })),
+          units: m.chunk.map((u) => (u.kind === 'siblings' ? { siblings: { parent: u.parent, from: u.from, names: u.names } } : { path: u.path })),
           budget: m.budget,
         },
       };

@@ -493,7 +493,17 @@ class SweepingWorker extends FakeWorker {
       all.push(isAttrsetEvent(result) ? { ...result, childrenAnswered: true } : result);
       if (isAttrsetEvent(result)) for (const name of result.attrs) walk([...path, name]);
     };
-    const top = chunkPaths(chunk);
+    const top: AttrPath[] = [];
+    for (const unit of chunk) {
+      if (unit.kind !== 'part') {
+        top.push(...chunkPaths([unit]));
+        continue;
+      }
+      // A part of a root: part 0 answers the root; each part every parts-th child.
+      const root = this.#walkTree(unit.path);
+      if (unit.part === 0) all.push(isAttrsetEvent(root) ? { ...root, childrenAnswered: true } : root);
+      if (isAttrsetEvent(root)) root.attrs.forEach((name, i) => i % unit.parts === unit.part && top.push([...unit.path, name]));
+    }
     for (const path of top) walk(path);
     const half = Math.floor(top.length / 2);
     const delivered = all.filter((r) => top.slice(0, half).some((p) => p.join('.') === r.attrPath.slice(0, p.length).join('.')));
@@ -509,11 +519,22 @@ class SweepingWorker extends FakeWorker {
   }
 }
 
+test('when every worker sweeps, the walk starts as one sweep per worker, each a part of the root', async () => {
+  const tree = nestedTree(1000);
+  const workers = [new SweepingWorker('a', { maxCapacity: 2, tree }), new SweepingWorker('b', { maxCapacity: 2, tree }), new SweepingWorker('c', { maxCapacity: 2, tree })];
+  const walk = await dispatch(workers);
+  expect(workers.map((w) => w.sweeps)).toEqual([0, 1, 2].map((part) => [[{ kind: 'part', path: [], part, parts: 3 }]]));
+  expect(workers.every((w) => w.calls.length === 0)).toBe(true);
+  const attrs = walk.events.map((e) => e.attr).sort();
+  expect(attrs).toEqual(attributesOf(tree));
+});
+
 test('a set of cheap attributes found at once is swept: each worker takes half of it in one sweep', async () => {
   const tree = flatTree(10_000);
-  const workers = [new SweepingWorker('a', { maxCapacity: 2, tree }), new SweepingWorker('b', { maxCapacity: 2, tree })];
+  // A worker that does not sweep keeps the walk from starting in parts; it takes chunks of its share.
+  const workers = [new SweepingWorker('a', { maxCapacity: 2, tree }), new SweepingWorker('b', { maxCapacity: 2, tree }), new FakeWorker('remote', { maxCapacity: 2, tree })];
   const walk = await dispatch(workers);
-  expect(workers.map((w) => w.sweeps.map(chunkSize))).toEqual([[5000], [5000]]);
+  expect(workers.slice(0, 2).map((w) => (w as SweepingWorker).sweeps.map(chunkSize))).toEqual([[3334], [3334]]);
   expect(walk.events.map((e) => e.attr).sort()).toEqual(attributesOf(tree));
 });
 
@@ -529,16 +550,16 @@ test('a worker that does not sweep (a remote) takes chunks of its share while th
 
 test('a small set is answered in chunks, not swept', async () => {
   const tree = flatTree(100);
-  const workers = [new SweepingWorker('a', { maxCapacity: 2, tree }), new SweepingWorker('b', { maxCapacity: 2, tree })];
-  const walk = await dispatch(workers);
-  expect(workers.flatMap((w) => w.sweeps)).toEqual([]);
+  const sweeper = new SweepingWorker('a', { maxCapacity: 2, tree });
+  const walk = await dispatch([sweeper, new FakeWorker('remote', { maxCapacity: 2, tree })]);
+  expect(sweeper.sweeps).toEqual([]);
   expect(walk.events.map((e) => e.attr).sort()).toEqual(attributesOf(tree));
 });
 
 test('a sweep that fails after delivering: what it delivered stands, what it left is evaluated once elsewhere', async () => {
   const tree = nestedTree(4000);
   const a = new SweepingWorker('a', { maxCapacity: 2, tree });
-  const b = new SweepingWorker('b', { maxCapacity: 2, tree });
+  const b = new FakeWorker('b', { maxCapacity: 2, tree });
   a.failAfterDelivering = true;
   const walk = await dispatch([a, b]);
   const attrs = walk.events.map((e) => e.attr).sort();

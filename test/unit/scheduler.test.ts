@@ -395,3 +395,20 @@ test('a sweep that fails after delivering gives back only what it left, each pat
   expect(chunkPaths(again.units)).toEqual([['b'], ['c']]);
   expect(() => s.deliver('w', chunk, [drv(['b'])], () => {})).toThrow(/does not hold/);
 });
+
+test('an unstarted walk splits its root in parts, one per worker; together they answer it and nothing else is queued', () => {
+  const s = new Scheduler();
+  s.addWorker('a');
+  s.addWorker('b');
+  expect(s.unstarted).toBe(true);
+  s.partitionRoot(2);
+  expect(s.queued).toBe(2);
+  const first = take(s, 'a', 5);
+  const second = take(s, 'b', 5);
+  expect([first.units, second.units]).toEqual([[{ kind: 'part', path: [], part: 0, parts: 2 }], [{ kind: 'part', path: [], part: 1, parts: 2 }]]);
+  complete(s, 'a', first, [{ ...attrset([], ['x', 'y']), childrenAnswered: true }, drv(['x'])]);
+  expect(s.done).toBe(false);
+  complete(s, 'b', second, [drv(['y'])]);
+  expect(s.done).toBe(true);
+  expect(() => s.partitionRoot(2)).toThrow(/not started/);
+});

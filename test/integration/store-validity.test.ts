@@ -1,0 +1,25 @@
+/** StoreValidity against the real store: what nix-instantiate wrote is valid, a made-up path is not; another store is not read. */
+import { execa } from 'execa';
+import { expect, test } from 'vitest';
+import { StoreValidity } from '../../src/nix/store-validity.js';
+
+test('the paths a read-only sweep would keep are exactly those the store holds as valid', async () => {
+  const expr = `derivation { name = "validity-${process.pid}-${Date.now()}"; system = "x86_64-linux"; builder = "/bin/sh"; }`;
+  const written = (await execa('nix-instantiate', ['--expr', expr])).stdout.trim();
+  const computed = JSON.parse((await execa('nix-instantiate', ['--eval', '--json', '--expr', `(${expr.replace('validity-', 'unwritten-')}).drvPath`])).stdout) as string;
+  const validity = StoreValidity.open({ nixOptions: [] });
+  expect(validity).toBeDefined();
+  try {
+    expect([...validity!.invalid([written, computed])]).toEqual([computed]);
+    expect(validity!.invalid([])).toEqual(new Set());
+  } finally {
+    validity!.close();
+  }
+});
+
+test('another store than the local one is not read: sweeps write there', () => {
+  expect(StoreValidity.open({ nixOptions: [], evalStore: 'local?root=/tmp/elsewhere' })).toBeUndefined();
+  expect(StoreValidity.open({ nixOptions: [['store', 'ssh://builder']] })).toBeUndefined();
+  expect(StoreValidity.open({ nixOptions: [] }, { NIX_REMOTE: 'ssh-ng://builder' })).toBeUndefined();
+  expect(StoreValidity.open({ nixOptions: [] }, { NIX_STATE_DIR: '/nonexistent/evix' })).toBeUndefined();
+});
