@@ -51,3 +51,19 @@ export function chunkPaths(chunk: WorkChunk): AttrPath[] {
   }
   return paths;
 }
+
+/**
+ * The fewest results a complete answer to `chunk` holds: one per attribute
+ * it names, but a part past the first may have no children to answer.
+ */
+export function leastAnswer(chunk: WorkChunk): number {
+  let n = 0;
+  for (const unit of chunk) n += unit.kind === 'siblings' ? unit.names.length : unit.kind === 'part' && unit.part > 0 ? 0 : 1;
+  return n;
+}
+
+/** What a sweep answers at its end (see Worker.sweep): results not yet delivered, and attributes it leaves to chunks. */
+export interface SweepAnswer {
+  results: ChunkAnswer;
+  left: WorkUnit[];
+}

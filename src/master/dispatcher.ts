@@ -22,7 +22,7 @@
  * are at most what the workers held when it filled up.
  */
 import { isAttrsetEvent, type EvalEvent } from '../events.js';
-import type { ChunkAnswer } from '../work.js';
+import { chunkSize, leastAnswer, type ChunkAnswer, type SweepAnswer } from '../work.js';
 import type { Logger } from '../log.js';
 import { ChunkPace } from './chunk-pace.js';
 import { sweepShare } from './sweep-plan.js';
@@ -221,19 +221,22 @@ export class Dispatcher {
       return this.#consumerReady?.();
     };
     lane.sweeping = sweep;
-    const answered = sweep && lane.worker.sweep ? lane.worker.sweep(chunk.units, deliver) : lane.worker.evaluate(chunk.units, lane.pace.budget);
+    const answered: Promise<SweepAnswer> =
+      sweep && lane.worker.sweep ? lane.worker.sweep(chunk.units, deliver) : lane.worker.evaluate(chunk.units, lane.pace.budget).then((results) => ({ results, left: [] }));
     answered
       .finally(() => {
         if (sweep) lane.sweeping = false;
       })
       .then(
-        (answer) => {
+        ({ results: answer, left }) => {
           if (this.#stopped || lane.state === 'gone') return;
           // A worker answers every attribute of a chunk; one that does not (a broken or hostile remote) would lose them.
-          if (delivered + answer.length < chunk.size) return this.#failed(lane, chunk, new Error(`answered ${answer.length} of the ${chunk.size} attributes of a chunk`));
+          const answers = delivered + answer.length + chunkSize(left);
+          if (answers < leastAnswer(chunk.units)) return this.#failed(lane, chunk, new Error(`answered ${answers} of the ${chunk.size} attributes of a chunk`));
           lane.pace.answered(sentAt, performance.now(), chunk.size, delivered + answer.length, unwalkedChildren(answer));
           this.#lastPace = lane.pace;
           this.#scheduler.complete(lane.worker.id, chunk, answer, this.#onEvent);
+          this.#scheduler.requeue(left);
           this.#pump();
         },
         (error: unknown) => this.#failed(lane, chunk, error as Error),

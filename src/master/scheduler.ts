@@ -32,7 +32,7 @@ import {
 } from '../events.js';
 import type { RunFailure } from '../failures.js';
 import { formatAttrPath, type AttrPath } from '../nix/syntax.js';
-import type { ChunkAnswer, WorkUnit } from '../work.js';
+import { chunkSize, type ChunkAnswer, type WorkUnit } from '../work.js';
 
 type PartUnit = Extract<WorkUnit, { kind: 'part' }>;
 
@@ -52,6 +52,8 @@ interface SiblingRange {
   readonly attrs: readonly string[];
   start: number;
   readonly end: number;
+  /** Position of attrs[0] among the parent's attrs: 0 but for some of them left by a sweep (see requeue). */
+  readonly offset: number;
 }
 
 export class Scheduler {
@@ -183,7 +185,7 @@ export class Scheduler {
       } else if (isAttrsetEvent(result)) {
         const { childrenAnswered, ...event } = result;
         if (!childrenAnswered && event.attrs.length > 0) {
-          this.#fresh.push({ parent: event.attrPath, attrs: event.attrs, start: 0, end: event.attrs.length });
+          this.#fresh.push({ parent: event.attrPath, attrs: event.attrs, start: 0, end: event.attrs.length, offset: 0 });
           this.#queued += event.attrs.length;
         }
         onEvent(event);
@@ -202,6 +204,18 @@ export class Scheduler {
   failRest(workerId: string, chunk: HeldChunk, unanswered: readonly AttrPath[]): void {
     if (!this.#release(workerId, chunk) || unanswered.length === 0) return;
     this.#giveBack({ units: unanswered.map((path) => ({ kind: 'path', path })), size: unanswered.length });
+  }
+
+  /**
+   * Attributes a sweep left to chunks (see Worker.sweep): queued as any
+   * found, each with everything under it, so the pace sizes them.
+   */
+  requeue(left: readonly WorkUnit[]): void {
+    for (const unit of left) {
+      if (unit.kind === 'siblings') this.#fresh.push({ parent: unit.parent, attrs: unit.names, start: 0, end: unit.names.length, offset: unit.from });
+      else this.#fresh.push(unit.kind === 'path' ? unit.path : unit);
+      this.#queued += chunkSize([unit]);
+    }
   }
 
   /** A worker could not answer `chunk` (it died, lost its connection): retry elsewhere. */
@@ -258,7 +272,7 @@ export class Scheduler {
         continue;
       }
       const count = Math.min(maxSize - size, entry.end - entry.start);
-      units.push({ kind: 'siblings', parent: entry.parent, from: entry.start, names: entry.attrs.slice(entry.start, entry.start + count) });
+      units.push({ kind: 'siblings', parent: entry.parent, from: entry.offset + entry.start, names: entry.attrs.slice(entry.start, entry.start + count) });
       size += count;
       entry.start += count;
       if (entry.start === entry.end) this.#head++;

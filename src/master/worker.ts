@@ -5,7 +5,7 @@
  */
 import type { WorkerConfig } from '../config.js';
 import type { Logger } from '../log.js';
-import type { ChunkAnswer, WorkChunk } from '../work.js';
+import type { ChunkAnswer, SweepAnswer, WorkChunk } from '../work.js';
 import type { AttrPath } from '../nix/syntax.js';
 import type { OwnedSystems } from './scheduler.js';
 
@@ -42,12 +42,14 @@ export interface Worker {
    * attributes that brings (see SweepPlan): offered by a worker whose
    * evaluator is on this machine, where one pass costs a process and an
    * evaluation of the root. Results go to `deliver` as they come (a promise
-   * it returns holds the sweep back until it settles: the consumer is full), and the
-   * answer holds the rest; together they answer as evaluate() does. A
-   * rejection after something was delivered is a SweepIncompleteError
+   * it returns holds the sweep back until it settles: the consumer is full);
+   * the answer holds the rest, and `left`, attributes the sweep leaves to
+   * chunks (errors, whose text a chunk gives; what remained after a sweep
+   * died or passed --max-memory). Together they answer as evaluate() does.
+   * A rejection after something was delivered is a SweepIncompleteError
    * naming what is still unanswered: what was delivered stands.
    */
-  sweep?(chunk: WorkChunk, deliver: (results: ChunkAnswer) => Promise<void> | undefined): Promise<ChunkAnswer>;
+  sweep?(chunk: WorkChunk, deliver: (results: ChunkAnswer) => Promise<void> | undefined): Promise<SweepAnswer>;
   /**
    * After evaluate() rejected with WorkerUnavailableError: resolves true once
    * the worker can take work again (a remote reconnected), false when it

@@ -48,7 +48,7 @@ import { DESCRIBED, FETCH_FLAKE_SOURCE, chunkRequest, describeRequest, setupLine
 import { parsePrintedJson, splitOutput, type ReplResponse } from './repl-framer.js';
 import { StoreValidity } from '../nix/store-validity.js';
 import { Sweep, type SweepEnd } from './sweep.js';
-import { SweepLevels, itemRanges, type SweepItem } from './sweep-levels.js';
+import { SweepLevels, itemRanges, itemUnits, type SweepItem } from './sweep-levels.js';
 
 export interface EvaluateOutcome {
   /** The chunk's answer (see ChunkAnswer). */
@@ -73,7 +73,7 @@ const SWEEP_DEATHS = 2;
  * write, since each missing one would be evaluated a second time.
  */
 const SWEEP_SWITCH_AFTER = 256;
-/** The walking budget of the repl requests that finish what a sweep left. */
+/** The walking budget of the repl requests that finish what a part's sweep left, when it is answered whole. */
 const LEFTOVER_BUDGET = 1024;
 
 /** What one sweep process answered, and what it left. */
@@ -183,7 +183,7 @@ export class Evaluator {
    * Once something is delivered, a failure is a SweepIncompleteError
    * naming what is left.
    */
-  async sweep(chunk: WorkChunk, deliver: Deliver): Promise<EvaluateOutcome> {
+  async sweep(chunk: WorkChunk, deliver: Deliver): Promise<EvaluateOutcome & { left: WorkUnit[] }> {
     const items: SweepItem[] = [];
     const ranges: SiblingRange[] = [];
     const singles: Array<Promise<WorkResult>> = [];
@@ -200,17 +200,31 @@ export class Evaluator {
     const results = await Promise.all(singles);
     await deliver(results);
     const later: WorkResult[] = [];
-    for (const part of parts) later.push(...(await this.#sweepItems([{ path: part.path, index: ROOT_INDEX }], { part }, deliver)));
-    if (items.length > 0) later.push(...(await this.#sweepItems(items, { ranges }, deliver)));
-    return { results: later, restarted: this.#recycleIfLarge() };
+    const left: SweepItem[] = [];
+    for (const part of parts) {
+      const swept = await this.#sweepItems([{ path: part.path, index: ROOT_INDEX }], { part }, deliver);
+      later.push(...swept.later);
+      left.push(...swept.left);
+    }
+    if (items.length > 0) {
+      const swept = await this.#sweepItems(items, { ranges }, deliver);
+      later.push(...swept.later);
+      left.push(...swept.left);
+    }
+    return { results: later, left: itemUnits(left), restarted: this.#recycleIfLarge() };
   }
 
-  /** A sweep answered whole, for a part handed out as a chunk (evaluate()): nothing is delivered before the end. */
+  /**
+   * A sweep answered whole, for a part handed out as a chunk (evaluate()):
+   * nothing is delivered before the end, and what it leaves is answered
+   * here as a chunk.
+   */
   async #sweptWhole(chunk: WorkChunk): Promise<WorkResult[]> {
     const got: WorkResult[] = [];
     try {
-      const { results } = await this.sweep(chunk, (results) => void got.push(...results));
-      return got.concat(results);
+      const { results, left } = await this.sweep(chunk, (results) => void got.push(...results));
+      const rest = left.length > 0 ? (await this.evaluate(left, LEFTOVER_BUDGET)).results : [];
+      return got.concat(results, rest);
     } catch (error) {
       // Nothing reached the master: the whole chunk is tried again.
       throw error instanceof SweepIncompleteError ? new Error(error.message, { cause: error }) : error;
@@ -238,10 +252,10 @@ export class Evaluator {
 
   /**
    * Sweeps `items` (given as `first`: their ranges, or a part of a root
-   * whose one item is the root) until what is left is for the repl, then
-   * has the repl answer that. Returns the results not delivered.
+   * whose one item is the root) until what is left is for chunks. Returns
+   * the results not delivered, and what is left.
    */
-  async #sweepItems(items: SweepItem[], first: SweepStart, deliver: Deliver): Promise<WorkResult[]> {
+  async #sweepItems(items: SweepItem[], first: SweepStart, deliver: Deliver): Promise<{ later: WorkResult[]; left: SweepItem[] }> {
     const later: Array<Promise<WorkResult>> = [];
     const toRepl: SweepItem[] = [];
     const part = 'part' in first ? first.part : undefined;
@@ -289,8 +303,16 @@ export class Evaluator {
         writes ||= run.missing.length > 0;
       }
     }
-    await this.#replFinishes(toRepl, part, deliver);
-    return Promise.all(later);
+    const left = toRepl.filter((item) => item.index !== ROOT_INDEX);
+    // A root the sweep threw on or found missing (a derivation) has no children; part 0 answers it.
+    if (part?.part === 0 && left.length < toRepl.length) {
+      try {
+        await deliver([await this.#single(part.path)]);
+      } catch (error) {
+        throw new SweepIncompleteError(`could not finish a sweep: ${(error as Error).message}`, [part.path, ...left.map((item) => item.path)], { cause: error });
+      }
+    }
+    return { later: await Promise.all(later), left };
   }
 
   /**
@@ -306,22 +328,6 @@ export class Evaluator {
     const items: SweepItem[] = [];
     for (let index = part.part; index < root.attrs.length; index += part.parts) items.push({ path: [...part.path, root.attrs[index]!], index });
     return items;
-  }
-
-  /** The repl answers what sweeps left, delivering as it goes; the root of a part only in part 0 (the others only take its children). */
-  async #replFinishes(toRepl: SweepItem[], part: SweepPart | undefined, deliver: Deliver): Promise<void> {
-    const siblings = toRepl.filter((item) => item.index !== ROOT_INDEX);
-    // A root the sweep threw on or found missing (a derivation): it has no children to take.
-    if (part?.part === 0 && siblings.length < toRepl.length) await deliver([await this.#single(part.path)]);
-    for (let i = 0; i < siblings.length; i += LEFTOVER_BUDGET) {
-      const slice = siblings.slice(i, i + LEFTOVER_BUDGET);
-      try {
-        await deliver(await this.#siblings({ ranges: itemRanges(slice), paths: slice.map((item) => item.path) }, LEFTOVER_BUDGET));
-      } catch (error) {
-        const unanswered = siblings.slice(i).map((item) => item.path);
-        throw new SweepIncompleteError(`could not finish a sweep: ${(error as Error).message}`, unanswered, { cause: error });
-      }
-    }
   }
 
   /**

@@ -3,7 +3,7 @@ import { freemem } from 'node:os';
 import type { WorkerConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Worker } from '../master/worker.js';
-import type { ChunkAnswer, WorkChunk } from '../work.js';
+import type { ChunkAnswer, SweepAnswer, WorkChunk } from '../work.js';
 import { Evaluator, type EvaluateOutcome } from './evaluator.js';
 import type { MemoryBudget } from './memory-budget.js';
 
@@ -61,8 +61,11 @@ export class LocalWorker implements Worker {
     return this.#answer((evaluator) => evaluator.evaluate(chunk, budget));
   }
 
-  sweep(chunk: WorkChunk, deliver: (results: ChunkAnswer) => Promise<void> | undefined): Promise<ChunkAnswer> {
-    return this.#answer((evaluator) => evaluator.sweep(chunk, deliver));
+  async sweep(chunk: WorkChunk, deliver: (results: ChunkAnswer) => Promise<void> | undefined): Promise<SweepAnswer> {
+    if (!this.#evaluator) throw new Error(`worker ${this.id} evaluated before setup`);
+    const { results, left, restarted } = await this.#evaluator.sweep(chunk, deliver);
+    if (restarted) this.#restarts++;
+    return { results, left };
   }
 
   async #answer(ask: (evaluator: Evaluator) => Promise<EvaluateOutcome>): Promise<ChunkAnswer> {

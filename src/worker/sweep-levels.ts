@@ -7,6 +7,7 @@
  * of attributes to finish, not a guess.
  */
 import type { AttrPath } from '../nix/syntax.js';
+import type { WorkUnit } from '../work.js';
 import { DESCRIBED, type Description, type SiblingRange } from './nix-helpers.js';
 
 /** An attribute a sweep is asked for: its path and its position among its parent's attrs. */
@@ -87,4 +88,14 @@ export function itemRanges(items: readonly SweepItem[]): SiblingRange[] {
 
 function samePath(a: AttrPath, b: AttrPath): boolean {
   return a.length === b.length && a.every((name, i) => name === b[i]);
+}
+
+/** Items as work: consecutive children of one parent make one unit of siblings, at their positions. */
+export function itemUnits(items: readonly SweepItem[]): WorkUnit[] {
+  let at = 0;
+  return itemRanges(items).map((range) => {
+    const names = items.slice(at, at + range.count).map((item) => item.path.at(-1)!);
+    at += range.count;
+    return { kind: 'siblings', parent: range.parent, from: range.from, names };
+  });
 }

@@ -204,7 +204,8 @@ test('a closed stdout (a pipe into head) ends the run quietly, with 141 as after
   const here = await mkdtemp(join(tmpdir(), 'evix-epipe-'));
   const run = await execa('bash', ['-c', `"${CLI}" eval --no-daemon --no-eval-cache --workers 2 --file "${ROOT}bench/fixtures/flat.nix" --arg count 20000 | head -1; echo "status \${PIPESTATUS[0]}"`], { cwd: here });
   const [line, status] = run.stdout.split('\n');
-  expect(JSON.parse(line!)).toMatchObject({ attr: '', attrPath: [] });
+  // Whichever event came first (sweeps answer in parts, in no fixed order across them).
+  expect(JSON.parse(line!)).toHaveProperty('attrPath');
   expect(status).toBe('status 141');
   expect(run.stderr).toBe('');
   await sleep(200);

@@ -52,13 +52,21 @@ async function walkAlone(evaluator: Evaluator, path: AttrPath): Promise<WorkResu
   return [result, ...below.flat()];
 }
 
-/** The root's children swept: every result, delivered or in the outcome. */
+/**
+ * The root's children swept: every result, delivered or in the outcome,
+ * and those of what the sweep left to chunks, answered as the master would
+ * have them answered (a chunk, then each set it did not walk).
+ */
 async function swept(evaluator: Evaluator): Promise<WorkResult[]> {
   const root = await alone(evaluator, []);
   if (!isAttrsetEvent(root)) throw new Error('the root is not a set');
   const delivered: WorkResult[] = [];
-  const { results } = await evaluator.sweep([{ kind: 'siblings', parent: [], from: 0, names: root.attrs }], (r) => void delivered.push(...r));
-  return delivered.concat(results);
+  const { results, left } = await evaluator.sweep([{ kind: 'siblings', parent: [], from: 0, names: root.attrs }], (r) => void delivered.push(...r));
+  const chunked = left.length > 0 ? (await evaluator.evaluate(left, 64)).results : [];
+  const below = await Promise.all(
+    chunked.filter((r) => isAttrsetEvent(r) && !r.childrenAnswered).flatMap((set) => (set as { attrs: string[] }).attrs.map((name) => walkAlone(evaluator, [...set.attrPath, name]))),
+  );
+  return [...delivered, ...results, ...chunked, ...below.flat()];
 }
 
 function normalised(results: WorkResult[]): string[] {
