@@ -37,6 +37,11 @@ import type { AutoArg, ResolvedInput } from '../config.js';
  * cannot catch (abort, type errors, infinite recursion) fail the whole
  * request, and the caller splits it.
  *
+ * `sweep` is the whole program of a one-shot evaluation (see
+ * src/worker/sweep.ts): it describes sibling ranges, or a part of a root,
+ * and everything walkable under them, level by level, printing each
+ * `group` descriptions as a trace line.
+ *
  * Meta values are kept when they force and serialise (no functions, no
  * derivations), the rule Nix uses for `nix-env --json --meta`.
  */

@@ -14,7 +14,8 @@
  * sweep, so sweeps are for parts of thousands of attributes.
  *
  * A sweep has no error boundary beyond tryEval: an error tryEval cannot
- * catch ends the process, and the caller hands what is left to the repl.
+ * catch ends the process, and the caller sweeps the rest again or leaves
+ * it to chunks (see Evaluator.sweep).
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
