@@ -30,6 +30,10 @@
  * Requests are pipelined: evaluate() may be called again before earlier
  * calls resolve, and the repl works through them in order, which hides the
  * round trip between the processes.
+ *
+ * sweep() answers large shares of cheap attributes without the repl, in
+ * one-shot read-only evaluations checked against the store (see
+ * src/worker/sweep.ts and docs/architecture.md, "Sweeps").
  */
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -80,7 +84,7 @@ const LEFTOVER_BUDGET = 1024;
 interface SweepRun {
   /** Results that come later than their line: reading input derivations (--show-input-drvs). */
   later: Array<Promise<WorkResult>>;
-  /** Attributes whose evaluation threw (caught by tryEval): the repl gives their error text. */
+  /** Attributes whose evaluation threw (caught by tryEval): a chunk gives their error text. */
   retry: SweepItem[];
   /** Derivations a read-only sweep found the store without. */
   missing: SweepItem[];
@@ -175,13 +179,13 @@ export class Evaluator {
 
   /**
    * Answers a large chunk and everything under it in sweeps (see
-   * src/worker/sweep.ts), then finishes what they leave (errors, attributes
-   * after a sweep died, derivations a read-only sweep found missing) with
-   * the repl, as evaluate() would. Results go to `deliver` as they come;
-   * the outcome holds those that came later (--show-input-drvs reads
-   * files). Together they hold every attribute of every set walked into.
-   * Once something is delivered, a failure is a SweepIncompleteError
-   * naming what is left.
+   * src/worker/sweep.ts), sweeping again what a dead sweep left and, with
+   * writes, what a read-only one found missing. Results go to `deliver` as
+   * they come; the outcome holds those that came later (--show-input-drvs
+   * reads files) and `left`: what sweeps could not answer (errors, whose
+   * text a chunk gives; the group a sweep died on; what remained after
+   * --max-memory), for the master to hand out as chunks. Once something is
+   * delivered, a failure is a SweepIncompleteError naming what is left.
    */
   async sweep(chunk: WorkChunk, deliver: Deliver): Promise<EvaluateOutcome & { left: WorkUnit[] }> {
     const items: SweepItem[] = [];
