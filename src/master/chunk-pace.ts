@@ -60,11 +60,6 @@ export class ChunkPace {
     return Math.max(1, Math.floor(this.#budget / this.#reach));
   }
 
-  /** Milliseconds per result lately; undefined before the first answer with results. */
-  get msPerResult(): number | undefined {
-    return this.#msPerResult;
-  }
-
   /**
    * Milliseconds per attribute the latest answer described or found (its
    * results and the children of its sets not walked into): how cheap the

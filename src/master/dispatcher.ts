@@ -107,13 +107,7 @@ export class Dispatcher {
     const lanes = this.#lanes;
     if (lanes.length === 0 || !lanes.every((lane) => lane.worker.sweep) || !this.#scheduler.unstarted) return;
     this.#scheduler.partitionRoot(lanes.length);
-    for (const lane of lanes) {
-      if (!isStarted(lane) && !this.#admitEvaluator()) continue;
-      const chunk = this.#scheduler.next(lane.worker.id, 1);
-      if (!chunk) return;
-      lane.used = true;
-      this.#start(lane, chunk, true);
-    }
+    for (const lane of lanes) if (!this.#startSweep(lane, 1)) return;
   }
 
   /** Hands out nothing more and ends run(); answers still arriving are ignored. */
@@ -164,13 +158,22 @@ export class Dispatcher {
     if (share === 0) return;
     for (const lane of sharers) {
       // A worker still answering chunks sweeps beside them: they are short (TARGET_CHUNK_MS).
-      if (!lane.worker.sweep) continue;
-      if (!isStarted(lane) && !this.#admitEvaluator()) continue;
-      const chunk = this.#scheduler.next(lane.worker.id, share);
-      if (!chunk) return;
-      lane.used = true;
-      this.#start(lane, chunk, true);
+      if (lane.worker.sweep && !this.#startSweep(lane, share)) return;
     }
+  }
+
+  /**
+   * Starts a sweep of at most `size` attributes on `lane`, unless its
+   * evaluator has not started and the run admits no other now; false when
+   * nothing is left to sweep.
+   */
+  #startSweep(lane: Lane, size: number): boolean {
+    if (!isStarted(lane) && !this.#admitEvaluator()) return true;
+    const chunk = this.#scheduler.next(lane.worker.id, size);
+    if (!chunk) return false;
+    lane.used = true;
+    this.#start(lane, chunk, true);
+    return true;
   }
 
   /** Work the started workers could not take, waiting long enough: start one more evaluator for it. */

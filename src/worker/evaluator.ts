@@ -62,19 +62,21 @@ export interface EvaluateOutcome {
 }
 
 /**
- * A sweep pays an evaluation of the root, so fewer attributes than this go
- * to the repl instead (flat's root of 100k names costs about what 20k of
- * its attributes do; a small tree's root almost nothing).
+ * A sweep pays an evaluation of the root, so when fewer attributes than
+ * this are left to sweep again they go to chunks instead (flat's root of
+ * 100k names costs about what 20k of its attributes do; a small tree's
+ * root almost nothing).
  */
 const SWEEP_MIN_ATTRS = 512;
 /** Descriptions per line a sweep prints: each line costs a write and a parse. */
 const SWEEP_GROUP = 256;
-/** Sweeps of one chunk that may die before what is left goes to the repl. */
+/** Sweeps of one chunk that may die before what is left goes to chunks. */
 const SWEEP_DEATHS = 2;
 /**
- * Derivations a read-only sweep checks before deciding the store lacks most
- * of them (more than half missing): from then on this evaluator's sweeps
- * write, since each missing one would be evaluated a second time.
+ * Attributes a read-only sweep describes before deciding the store lacks
+ * most of its derivations (more missing than half of those described):
+ * from then on this evaluator's sweeps write, since each missing one would
+ * be evaluated a second time.
  */
 const SWEEP_SWITCH_AFTER = 256;
 /** The walking budget of the repl requests that finish what a part's sweep left, when it is answered whole. */
@@ -203,17 +205,14 @@ export class Evaluator {
     // Before anything is delivered, so that a failure here leaves the whole chunk to try again.
     const results = await Promise.all(singles);
     await deliver(results);
+    const sweeps: Array<[SweepItem[], SweepStart]> = parts.map((part) => [[{ path: part.path, index: ROOT_INDEX }], { part }]);
+    if (items.length > 0) sweeps.push([items, { ranges }]);
     const later: WorkResult[] = [];
     const left: SweepItem[] = [];
-    for (const part of parts) {
-      const swept = await this.#sweepItems([{ path: part.path, index: ROOT_INDEX }], { part }, deliver);
-      later.push(...swept.later);
-      left.push(...swept.left);
-    }
-    if (items.length > 0) {
-      const swept = await this.#sweepItems(items, { ranges }, deliver);
-      later.push(...swept.later);
-      left.push(...swept.left);
+    for (const [swept, start] of sweeps) {
+      const answered = await this.#sweepItems(swept, start, deliver);
+      later.push(...answered.later);
+      left.push(...answered.left);
     }
     return { results: later, left: itemUnits(left), restarted: this.#recycleIfLarge() };
   }
@@ -261,7 +260,7 @@ export class Evaluator {
    */
   async #sweepItems(items: SweepItem[], first: SweepStart, deliver: Deliver): Promise<{ later: WorkResult[]; left: SweepItem[] }> {
     const later: Array<Promise<WorkResult>> = [];
-    const toRepl: SweepItem[] = [];
+    const forChunks: SweepItem[] = [];
     const part = 'part' in first ? first.part : undefined;
     let pending = items;
     let start: SweepStart | undefined = first;
@@ -269,13 +268,13 @@ export class Evaluator {
     let writes = false;
     while (pending.length > 0) {
       if (start === undefined && (pending.length < SWEEP_MIN_ATTRS || deaths > SWEEP_DEATHS || this.#sweepsFail || this.#closed)) {
-        toRepl.push(...pending);
+        forChunks.push(...pending);
         break;
       }
       const run = await this.#sweepOnce(pending, start ?? { ranges: itemRanges(pending) }, writes || this.#sweepsWrite, deliver);
       start = undefined;
       later.push(...run.later);
-      toRepl.push(...run.retry);
+      forChunks.push(...run.retry);
       const { end } = run;
       if (part && run.remaining[0]?.index === ROOT_INDEX) {
         // It ended before describing the root it takes a part of: the repl lists the root, and the part's children are swept as any others.
@@ -285,31 +284,31 @@ export class Evaluator {
       }
       if (end.complete && run.remaining.length > 0) {
         // It printed less than it was asked for: nothing says it would do better again.
-        this.#log.warn({ left: run.remaining.length }, 'a sweep ended without describing everything; the repl finishes its part');
+        this.#log.warn({ left: run.remaining.length }, 'a sweep ended without describing everything; chunks finish its part');
         this.#sweepsFail = true;
         pending = run.remaining.concat(run.missing);
       } else if (end.complete || end.stoppedFor === WRITE_INSTEAD) {
         pending = run.missing.concat(run.remaining);
         writes = true;
       } else if (end.stoppedFor !== undefined) {
-        this.#log.debug({ reason: end.stoppedFor }, 'sweep stopped; the repl finishes its part');
-        toRepl.push(...run.remaining, ...run.missing);
+        this.#log.debug({ reason: end.stoppedFor }, 'sweep stopped; chunks finish its part');
+        forChunks.push(...run.remaining, ...run.missing);
         pending = [];
       } else {
         deaths++;
         // Twice in a row without printing anything: more likely sweeps cannot evaluate this input than a bad first attribute.
         this.#silentDeaths = run.remaining.length === pending.length ? this.#silentDeaths + 1 : 0;
         if (this.#silentDeaths >= SWEEP_DEATHS) this.#sweepsFail = true;
-        this.#log.debug({ reason: end.detail, left: run.remaining.length }, 'sweep died; the repl takes the attributes it was on');
+        this.#log.debug({ reason: end.detail, left: run.remaining.length }, 'sweep died; chunks take the attributes it was on');
         // The attribute that ended it is among the next it would have printed.
-        toRepl.push(...run.remaining.slice(0, SWEEP_GROUP));
+        forChunks.push(...run.remaining.slice(0, SWEEP_GROUP));
         pending = run.remaining.slice(SWEEP_GROUP).concat(run.missing);
         writes ||= run.missing.length > 0;
       }
     }
-    const left = toRepl.filter((item) => item.index !== ROOT_INDEX);
+    const left = forChunks.filter((item) => item.index !== ROOT_INDEX);
     // A root the sweep threw on or found missing (a derivation) has no children; part 0 answers it.
-    if (part?.part === 0 && left.length < toRepl.length) {
+    if (part?.part === 0 && left.length < forChunks.length) {
       try {
         await deliver([await this.#single(part.path)]);
       } catch (error) {

@@ -57,22 +57,21 @@ export class LocalWorker implements Worker {
     if (!this.startsOnDemand) await this.#evaluator.start();
   }
 
-  evaluate(chunk: WorkChunk, budget: number): Promise<ChunkAnswer> {
-    return this.#answer((evaluator) => evaluator.evaluate(chunk, budget));
+  async evaluate(chunk: WorkChunk, budget: number): Promise<ChunkAnswer> {
+    return (await this.#answer((evaluator) => evaluator.evaluate(chunk, budget))).results;
   }
 
   async sweep(chunk: WorkChunk, deliver: (results: ChunkAnswer) => Promise<void> | undefined): Promise<SweepAnswer> {
-    if (!this.#evaluator) throw new Error(`worker ${this.id} evaluated before setup`);
-    const { results, left, restarted } = await this.#evaluator.sweep(chunk, deliver);
-    if (restarted) this.#restarts++;
+    const { results, left } = await this.#answer((evaluator) => evaluator.sweep(chunk, deliver));
     return { results, left };
   }
 
-  async #answer(ask: (evaluator: Evaluator) => Promise<EvaluateOutcome>): Promise<ChunkAnswer> {
+  /** What the evaluator answers, counting its restarts. */
+  async #answer<Outcome extends EvaluateOutcome>(ask: (evaluator: Evaluator) => Promise<Outcome>): Promise<Outcome> {
     if (!this.#evaluator) throw new Error(`worker ${this.id} evaluated before setup`);
-    const { results, restarted } = await ask(this.#evaluator);
-    if (restarted) this.#restarts++;
-    return results;
+    const outcome = await ask(this.#evaluator);
+    if (outcome.restarted) this.#restarts++;
+    return outcome;
   }
 
   /** How many times its evaluator was replaced for passing the memory limit. */

@@ -7,6 +7,7 @@
  */
 import { nixString, nixStringList, type AttrPath } from '../nix/syntax.js';
 import type { AutoArg, ResolvedInput } from '../config.js';
+import type { WorkUnit } from '../work.js';
 
 /**
  * `autoCall` mirrors Nix's auto-calling of a function root (nix-instantiate,
@@ -118,6 +119,9 @@ let
     let d = describeValue opts isRoot item.value item.memo.names; tried = builtins.tryEval (builtins.deepSeq d d); in
     if tried.success then tried.value else [ 3 ];
   guarded = opts: guardedAt opts false;
+  walkedChildren = items: described: builtins.concatLists (builtins.genList (i:
+    let d = builtins.elemAt described i; in
+    if builtins.head d == 1 then map (childOf (builtins.elemAt items i)) (builtins.elemAt d 1) else [ ]) (builtins.length items));
   startOf = root: units: builtins.concatMap (unit:
     let node = builtins.foldl' childOf root (builtins.elemAt unit 0); from = builtins.elemAt unit 1; in
     builtins.genList (i: childOf node (builtins.elemAt node.memo.names (from + i))) (builtins.elemAt unit 2)) units;
@@ -127,9 +131,7 @@ let
       levels = count: items:
         let
           described = map (guarded opts) items;
-          next = builtins.concatLists (builtins.genList (i:
-            let d = builtins.elemAt described i; in
-            if builtins.head d == 1 then map (childOf (builtins.elemAt items i)) (builtins.elemAt d 1) else [ ]) (builtins.length items));
+          next = walkedChildren items described;
           total = count + builtins.length next;
         in [ described ] ++ (if next != [ ] && total <= budget then levels total next else [ ]);
     in { names = map (item: item.name) start; levels = levels (builtins.length start) start; };
@@ -145,9 +147,7 @@ let
         let
           n = builtins.length items;
           described = map (describeAt false) items;
-          next = builtins.concatLists (builtins.genList (i:
-            let d = builtins.elemAt described i; in
-            if builtins.head d == 1 then map (childOf (builtins.elemAt items i)) (builtins.elemAt d 1) else [ ]) n);
+          next = walkedChildren items described;
         in if n == 0 then null else builtins.seq (emit described n) (go next);
       part = start.part;
       node = builtins.foldl' childOf root part.path;
@@ -199,12 +199,8 @@ export function setupLines(input: ResolvedInput, autoArgs: readonly AutoArg[], o
   ];
 }
 
-/** A root of the walk and which part of its children a sweep takes (see the `part` WorkUnit). */
-export interface SweepPart {
-  path: AttrPath;
-  part: number;
-  parts: number;
-}
+/** A root of the walk and which part of its children a sweep takes: the `part` WorkUnit's fields. */
+export type SweepPart = Pick<Extract<WorkUnit, { kind: 'part' }>, 'path' | 'part' | 'parts'>;
 
 /** What a sweep is asked for (see sweepExpression). */
 export interface SweepRequest {
