@@ -34,6 +34,7 @@ export class LocalWorker implements Worker {
   readonly systems = undefined;
   readonly maxCapacity = LOCAL_PIPELINE_DEPTH;
   readonly startsOnDemand: boolean;
+  readonly #startsAtSetup: boolean;
   readonly #log: Logger;
   #evaluator: Evaluator | undefined;
   #restarts = 0;
@@ -41,20 +42,23 @@ export class LocalWorker implements Worker {
   readonly #budget: MemoryBudget | undefined;
 
   /**
-   * `startsOnDemand`: setup does not start the evaluator; its first chunk
-   * does (see Worker). `budget`: the memory budget of the run's local
-   * evaluators.
+   * `startsOnDemand`: the dispatcher gives it work only when the others are
+   * full (see Worker). `startsAtSetup`: setup starts the evaluator, so that
+   * an input it cannot set up fails the run there; otherwise its first work
+   * starts it, and a first sweep needs no repl at all. `budget`: the memory
+   * budget of the run's local evaluators.
    */
-  constructor(id: string, log: Logger, options: { startsOnDemand?: boolean; budget?: MemoryBudget } = {}) {
+  constructor(id: string, log: Logger, options: { startsOnDemand?: boolean; startsAtSetup?: boolean; budget?: MemoryBudget } = {}) {
     this.id = id;
     this.startsOnDemand = options.startsOnDemand ?? false;
+    this.#startsAtSetup = options.startsAtSetup ?? !this.startsOnDemand;
     this.#budget = options.budget;
     this.#log = log.child({ worker: id });
   }
 
   async setup(config: WorkerConfig): Promise<void> {
     this.#evaluator = new Evaluator(config, this.#log, this.#budget);
-    if (!this.startsOnDemand) await this.#evaluator.start();
+    if (this.#startsAtSetup) await this.#evaluator.start();
   }
 
   async evaluate(chunk: WorkChunk, budget: number): Promise<ChunkAnswer> {
