@@ -234,9 +234,9 @@ export class Evaluator {
     }
   }
 
-  /** The pid of the current child, if one runs (tests kill it to prove recovery). */
+  /** The pid of the child evaluating now, a sweep's or else the repl's, if one runs (tests kill it to prove recovery). */
   get childPid(): number | undefined {
-    return this.#repl?.pid;
+    return this.#sweep?.pid ?? this.#repl?.pid;
   }
 
   async close(): Promise<void> {

@@ -83,7 +83,7 @@ export class LocalWorker implements Worker {
     return this.#restarts;
   }
 
-  /** The pid of the evaluator's current nix child. */
+  /** The pid of the nix child its evaluator evaluates in now (see Evaluator.childPid). */
   get childPid(): number | undefined {
     return this.#evaluator?.childPid;
   }

@@ -131,6 +131,11 @@ export class Sweep {
     return this.#running ? this.#memory?.mib() : undefined;
   }
 
+  /** The pid of its nix-instantiate, once started. */
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
   /** Ends the process now; `why` is reported as its end's stoppedFor. */
   stop(why: string): void {
     if (!this.#running) return;

@@ -18,7 +18,7 @@ test('a nix child killed with SIGKILL mid-run loses no attribute', async () => {
     onEvent: () => {
       seen++;
       if (seen !== 40 && seen !== 150) return;
-      // The second worker starts only if work waits for the first: kill the newest child there is.
+      // Whatever evaluates now, a sweep or a repl, on the last worker that has one.
       const pid = workers.map((w) => w.childPid).findLast((p) => p !== undefined);
       if (pid === undefined) return;
       process.kill(pid, 'SIGKILL');
