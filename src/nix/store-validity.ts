@@ -37,19 +37,35 @@ export interface StoreChoice {
   nixOptions: ReadonlyArray<[string, string]>;
 }
 
-export class StoreValidity {
-  readonly #db: DatabaseSync;
+/**
+ * One connection per database file in this process, shared by every
+ * evaluator that reads it: the page cache is what makes a lookup cheap,
+ * and with a connection each, two workers read every page twice and held
+ * it twice (flat 100k with two workers: the master's CPU 2.0 s and peak RSS
+ * 190 MiB, against 1.4 s and 125 MiB with one).
+ */
+interface Connection {
+  db: DatabaseSync;
   /**
    * The paths of a JSON list that are not valid. One parameter however
    * many paths, and rows only for the missing ones (usually none): 1.5 µs
    * a path, where binding each path (`IN (?, ?, ...)`) and getting a row
    * object back for each valid one cost 2.5 to 4.5.
    */
-  readonly #missing: StatementSync;
+  missing: StatementSync;
+  users: number;
+}
 
-  private constructor(db: DatabaseSync) {
-    this.#db = db;
-    this.#missing = db.prepare('SELECT value FROM json_each(?) WHERE value NOT IN (SELECT path FROM ValidPaths)');
+const connections = new Map<string, Connection>();
+
+export class StoreValidity {
+  readonly #file: string;
+  #connection: Connection | undefined;
+
+  private constructor(file: string, connection: Connection) {
+    this.#file = file;
+    this.#connection = connection;
+    connection.users++;
   }
 
   /**
@@ -60,12 +76,16 @@ export class StoreValidity {
     if (choice.evalStore !== undefined || choice.nixOptions.some(([key]) => key === 'store' || key === 'eval-store')) return undefined;
     if (!LOCAL_STORES.has(env['NIX_REMOTE'] ?? '')) return undefined;
     const file = join(env['NIX_STATE_DIR'] ?? '/nix/var/nix', 'db', 'db.sqlite');
+    const open = connections.get(file);
+    if (open) return new StoreValidity(file, open);
     let db: DatabaseSync | undefined;
     try {
       db = new DatabaseSync(file, { readOnly: true });
       db.exec(`PRAGMA cache_size = -${PAGE_CACHE_KIB}`);
-      // Preparing the queries reads the schema: a database that cannot be read fails here.
-      return new StoreValidity(db);
+      // Preparing the query reads the schema: a database that cannot be read fails here.
+      const connection = { db, missing: db.prepare('SELECT value FROM json_each(?) WHERE value NOT IN (SELECT path FROM ValidPaths)'), users: 0 };
+      connections.set(file, connection);
+      return new StoreValidity(file, connection);
     } catch {
       db?.close();
       return undefined;
@@ -75,10 +95,17 @@ export class StoreValidity {
   /** Those of `paths` the store does not hold as valid. */
   invalid(paths: readonly string[]): Set<string> {
     if (paths.length === 0) return new Set();
-    return new Set(this.#missing.all(JSON.stringify(paths)).map((row) => row['value'] as string));
+    if (!this.#connection) throw new Error('the store database is closed');
+    return new Set(this.#connection.missing.all(JSON.stringify(paths)).map((row) => row['value'] as string));
   }
 
+  /** Done with it; the connection closes with its last user. */
   close(): void {
-    this.#db.close();
+    const connection = this.#connection;
+    if (!connection) return;
+    this.#connection = undefined;
+    if (--connection.users > 0) return;
+    connections.delete(this.#file);
+    connection.db.close();
   }
 }

@@ -23,3 +23,17 @@ test('another store than the local one is not read: sweeps write there', () => {
   expect(StoreValidity.open({ nixOptions: [] }, { NIX_REMOTE: 'ssh-ng://builder' })).toBeUndefined();
   expect(StoreValidity.open({ nixOptions: [] }, { NIX_STATE_DIR: '/nonexistent/evix' })).toBeUndefined();
 });
+
+test('evaluators share one connection: closing one leaves the others reading, and the last close ends it', async () => {
+  const written = (await execa('nix-instantiate', ['--expr', `derivation { name = "shared-${process.pid}"; system = "x86_64-linux"; builder = "/bin/sh"; }`])).stdout.trim();
+  const first = StoreValidity.open({ nixOptions: [] })!;
+  const second = StoreValidity.open({ nixOptions: [] })!;
+  first.close();
+  first.close();
+  expect(() => first.invalid([written])).toThrow(/closed/);
+  expect(second.invalid([written, `${written}x`])).toEqual(new Set([`${written}x`]));
+  second.close();
+  const again = StoreValidity.open({ nixOptions: [] })!;
+  expect(again.invalid([written])).toEqual(new Set());
+  again.close();
+});
