@@ -57,15 +57,18 @@ for (const name of Object.keys(COMMANDS)) {
  * sits in its node_modules, or beside it when a project's install hoisted it.
  * "$0" is passed on as given, so a link's name stays the program's name.
  *
- * V8's young generation is held to 8 MiB semi-spaces (its default grows to
+ * V8's young generation is held to 4 MiB semi-spaces (its default grows to
  * 32): a walk allocates a stream of short-lived descriptions and events,
- * and the larger nursery only held more garbage between collections. On
- * 100k derivations it cut the master's peak RSS from 220 to 167 MiB and
- * its CPU by a tenth.
+ * and a larger nursery only held more garbage between collections. On
+ * 100k derivations with two workers the master's peak RSS was 220 MiB at
+ * the default; at 8 it was 130 or 175 from one run to the next (in the
+ * larger, old space had filled to 90 MiB before its first full
+ * collection), at 16 140 or 184; at 4 it was 118 or 119 in every run, for
+ * the same CPU and time.
  */
 function launcher(name: string, major: number, minor: number): string {
   return `#!/bin/sh
-':' //; self=$(readlink -f "$0"); pkg=\${self%/dist/bin/*}; for node in "$pkg/node_modules/node/bin/node" "\${pkg%/*}/node/bin/node"; do [ -x "$node" ] && exec "$node" --max-semi-space-size=8 "$0" "$@"; done; exec node --max-semi-space-size=8 "$0" "$@"
+':' //; self=$(readlink -f "$0"); pkg=\${self%/dist/bin/*}; for node in "$pkg/node_modules/node/bin/node" "\${pkg%/*}/node/bin/node"; do [ -x "$node" ] && exec "$node" --max-semi-space-size=4 "$0" "$@"; done; exec node --max-semi-space-size=4 "$0" "$@"
 // ${name}: the launcher scripts/bundle.ts writes (see there).
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < ${major} || (major === ${major} && minor < ${minor})) {

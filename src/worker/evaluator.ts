@@ -409,7 +409,7 @@ export class Evaluator {
     }
   }
 
-  /** The store's database for read-only sweeps, once per evaluator; undefined when sweeps must write. */
+  /** The store's database for read-only sweeps (this process's one connection, see StoreValidity); undefined when sweeps must write. */
   #storeValidity(): StoreValidity | undefined {
     if (this.#validity === undefined) this.#validity = StoreValidity.open(this.#config) ?? null;
     return this.#validity ?? undefined;
