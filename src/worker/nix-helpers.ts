@@ -41,7 +41,11 @@ import type { WorkUnit } from '../work.js';
  * `sweep` is the whole program of a one-shot evaluation (see
  * src/worker/sweep.ts): it describes sibling ranges, or a part of a root,
  * and everything walkable under them, level by level, printing each
- * `group` descriptions as a trace line.
+ * `group` descriptions as a trace line. It walks values, not the memo: it
+ * visits each set once, so the memo's records would only cost (5% of a
+ * sweep of 100k trivial derivations). `walkedChildren` and `startOf` take
+ * how to step to a child (`childOf` for the memo tree, `valueOf`) so that
+ * chunks and sweeps walk the same way.
  *
  * Meta values are kept when they force and serialise (no functions, no
  * derivations), the rule Nix uses for `nix-env --json --meta`.
@@ -120,47 +124,43 @@ let
   describe = opts: root: path: let v = select root path; in describeValue opts (path == [ ]) v (namesOf v);
   memoOf = v: { names = namesOf v; kids = builtins.mapAttrs (name: memoOf) v; };
   childOf = node: name: { inherit name; value = node.value.\${name}; memo = node.memo.kids.\${name}; };
-  guardedAt = opts: isRoot: item:
-    let d = describeValue opts isRoot item.value item.memo.names; tried = builtins.tryEval (builtins.deepSeq d d); in
-    if tried.success then tried.value else [ 3 ];
-  guarded = opts: guardedAt opts false;
-  walkedChildren = items: described: builtins.concatLists (builtins.genList (i:
+  guardedOf = d: let tried = builtins.tryEval (builtins.deepSeq d d); in if tried.success then tried.value else [ 3 ];
+  guarded = opts: item: guardedOf (describeValue opts false item.value item.memo.names);
+  valueOf = v: name: v.\${name};
+  walkedChildren = childAt: items: described: builtins.concatLists (builtins.genList (i:
     let d = builtins.elemAt described i; in
-    if builtins.head d == 1 then map (childOf (builtins.elemAt items i)) (builtins.elemAt d 1) else [ ]) (builtins.length items));
-  startOf = root: units: builtins.concatMap (unit:
-    let node = builtins.foldl' childOf root (builtins.elemAt unit 0); from = builtins.elemAt unit 1; in
-    builtins.genList (i: childOf node (builtins.elemAt node.memo.names (from + i))) (builtins.elemAt unit 2)) units;
+    if builtins.head d == 1 then map (childAt (builtins.elemAt items i)) (builtins.elemAt d 1) else [ ]) (builtins.length items));
+  startOf = childAt: namesAt: root: units: builtins.concatMap (unit:
+    let node = builtins.foldl' childAt root (builtins.elemAt unit 0); names = namesAt node; from = builtins.elemAt unit 1; in
+    builtins.genList (i: childAt node (builtins.elemAt names (from + i))) (builtins.elemAt unit 2)) units;
   chunk = opts: root: budget: units:
     let
-      start = startOf root units;
+      start = startOf childOf (node: node.memo.names) root units;
       levels = count: items:
         let
           described = map (guarded opts) items;
-          next = walkedChildren items described;
+          next = walkedChildren childOf items described;
           total = count + builtins.length next;
         in [ described ] ++ (if next != [ ] && total <= budget then levels total next else [ ]);
     in { names = map (item: item.name) start; levels = levels (builtins.length start) start; };
   sweep = opts: root: readOnly: marker: group: start:
     let
       unwritten = d: readOnly && builtins.head d == 0 && builtins.elemAt d 6 != null && builtins.hasContext (builtins.toJSON (builtins.elemAt d 6));
-      describeAt = isRoot: item: let d = guardedAt opts isRoot item; in if unwritten d then [ 3 ] else d;
+      describeAt = isRoot: v: let d = guardedOf (describeValue opts isRoot v (namesOf v)); in if unwritten d then [ 3 ] else d;
       slice = list: n: g: builtins.genList (i: builtins.elemAt list (g * group + i)) (if n - g * group < group then n - g * group else group);
       emit = described: n: builtins.foldl'
         (printed: g: builtins.seq printed (builtins.trace (marker + builtins.toJSON (slice described n g)) null))
         null (builtins.genList (g: g) ((n + group - 1) / group));
-      go = items:
-        let
-          n = builtins.length items;
-          described = map (describeAt false) items;
-          next = walkedChildren items described;
-        in if n == 0 then null else builtins.seq (emit described n) (go next);
+      go = values:
+        let n = builtins.length values; described = map (describeAt false) values; in
+        if n == 0 then null else builtins.seq (emit described n) (go (walkedChildren valueOf values described));
       part = start.part;
-      node = builtins.foldl' childOf root part.path;
+      node = select root part.path;
       nodeDescribed = describeAt (part.path == [ ]) node;
       names = if builtins.head nodeDescribed == 1 then builtins.elemAt nodeDescribed 1 else [ ];
-      mine = builtins.genList (j: childOf node (builtins.elemAt names (part.part + j * part.parts)))
+      mine = builtins.genList (j: node.\${builtins.elemAt names (part.part + j * part.parts)})
         (if builtins.length names > part.part then (builtins.length names - part.part + part.parts - 1) / part.parts else 0);
-    in if start ? ranges then go (startOf root start.ranges)
+    in if start ? ranges then go (startOf valueOf namesOf root start.ranges)
       else builtins.seq (builtins.trace (marker + builtins.toJSON [ nodeDescribed ]) null) (go mine);
 in { inherit autoCall select callLocked describe memoOf chunk sweep; }`;
 
@@ -233,7 +233,7 @@ export function sweepExpression(input: ResolvedInput, autoArgs: readonly AutoArg
     'ranges' in start
       ? `{ ranges = ${rangesList(start.ranges)}; }`
       : `{ part = { path = [${start.part.path.map(nixString).join(' ')}]; part = ${start.part.part}; parts = ${start.part.parts}; }; }`;
-  return `let\n${bindings.join('\n')}\nin __evix.sweep __evixOpts __evixTree ${request.readOnly} ${nixString(request.marker)} ${request.group} ${from}\n`;
+  return `let\n${bindings.join('\n')}\nin __evix.sweep __evixOpts __evixRoot ${request.readOnly} ${nixString(request.marker)} ${request.group} ${from}\n`;
 }
 
 /**
