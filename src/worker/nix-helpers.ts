@@ -116,7 +116,7 @@ let
     if !(d ? requiredSystemFeatures) then [ ]
     else if builtins.isList features then features
     else builtins.filter (s: builtins.isString s && s != "") (builtins.split "[[:space:]]+" (toString features));
-  namesOf = v: builtins.filter (n: n != "recurseForDerivations") (builtins.attrNames v);
+  namesOf = v: if v ? recurseForDerivations then builtins.filter (n: n != "recurseForDerivations") (builtins.attrNames v) else builtins.attrNames v;
   describeValue = opts: isRoot: v: names:
     if isDerivation v then [ 0 v.name (v.system or "unknown") (noContext v.drvPath) (outputsOf v) (featuresOf v) (extrasOf opts v) ]
     else if builtins.isAttrs v && (isRoot || opts.forceRecurse || (v.recurseForDerivations or false)) then [ 1 names ]
