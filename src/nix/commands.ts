@@ -16,6 +16,9 @@ export class NixCommandError extends Error {
   }
 }
 
+/** A command that ended by a signal, not by its own exit. */
+class NixKilledError extends NixCommandError {}
+
 /**
  * Runs a Nix command; resolves its stdout or throws NixCommandError with
  * Nix's error line. node:child_process rather than execa: these commands
@@ -25,10 +28,26 @@ export class NixCommandError extends Error {
  * A command started early by startNixEarly() with the same arguments and
  * directory is taken instead of running it again.
  */
-export function runNix(command: string, args: string[], options: { cwd: string; input?: string }): Promise<string> {
+export async function runNix(command: string, args: string[], options: { cwd: string; input?: string }): Promise<string> {
   const early = options.input === undefined ? takeEarly(earlyKey(command, args, options.cwd)) : undefined;
-  return (early ?? spawnNix(command, args, options)).output;
+  let running = early ?? spawnNix(command, args, options);
+  for (let run = 1; ; run++) {
+    try {
+      return await running.output;
+    } catch (error) {
+      if (!(error instanceof NixKilledError) || run >= RUNS_WHEN_KILLED) throw error;
+      running = spawnNix(command, args, options);
+    }
+  }
 }
+
+/**
+ * Runs of a command killed by a signal: the kill came from outside (the
+ * OOM killer, a stray `kill`) and says nothing of its input, so it is run
+ * again; these commands only read. Before, a killed parse check failed the
+ * run as a syntax error of the expression it was checking.
+ */
+const RUNS_WHEN_KILLED = 3;
 
 /**
  * Starts a command whose output a later runNix() with the same command,
@@ -82,6 +101,7 @@ function spawnNix(command: string, args: string[], options: { cwd: string; input
       if (!error) return resolve(stdout);
       const code = (error as NodeJS.ErrnoException).code;
       if (typeof code === 'string') return reject(new NixCommandError(`cannot run ${command}: ${code === 'ENOENT' ? 'not found on PATH' : error.message}`));
+      if (error.signal) return reject(new NixKilledError(`${command} was killed by ${error.signal}`));
       reject(new NixCommandError(firstErrorLine(stderr) ?? `${command} failed with exit code ${String(code ?? 'unknown')}`));
     });
     child.stdin?.on('error', () => {});

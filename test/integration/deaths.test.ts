@@ -14,7 +14,7 @@ import { CLI, FIXTURES, ROOT, derivationSet, derivations, errors, replDiesOfStac
 
 const BASE = ['eval', '--no-daemon', '--no-eval-cache', '--workers', '2'];
 
-/** The pids of the evaluators among the children of `parent`: each worker's repl and sweeps (not the setup's parse check). */
+/** The pids of the evaluators among the children of `parent`: each worker's repl and sweeps (a killed setup command, such as the parse check, is resilience.test.ts's). */
 async function nixChildren(parent: number): Promise<number[]> {
   const { stdout } = await execa('pgrep', ['-P', String(parent), '-f', '^(nix repl|nix-instantiate --eval --strict)'], { reject: false });
   return stdout.split('\n').filter(Boolean).map(Number);

@@ -1,7 +1,11 @@
-/** Workers lose their nix child or pass the memory limit: nothing is lost. */
-import { expect, test } from 'vitest';
+/** Workers lose their nix child or pass the memory limit, a setup command is killed: nothing is lost. */
+import { execa } from 'execa';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
 import type { LocalWorker } from '../../src/worker/local-worker.js';
-import { FIXTURES, collect, config, derivationSet, derivations, errors } from '../helpers.js';
+import { FIXTURES, collect, config, derivationSet, derivations, errors, runCli } from '../helpers.js';
 
 const wide = (count: number) =>
   config({ kind: 'file', path: `${FIXTURES}/wide.nix` }, { autoArgs: [{ name: 'count', kind: 'expr', value: String(count) }] });
@@ -45,4 +49,38 @@ test('a --max-memory smaller than the run needs restarts the evaluators and the 
   expect(run.fatal).toBeUndefined();
   expect(errors(run.events)).toEqual([]);
   expect(derivationSet(run.events)).toEqual(derivationSet(reference.events));
+});
+
+describe('a setup command of Nix killed by a signal', () => {
+  /** `nix-instantiate` on PATH that SIGKILLs itself when asked to parse, `kills` times, then is the real one. */
+  async function killingParse(kills: number): Promise<{ env: Record<string, string>; killed: () => Promise<number> }> {
+    const bin = await mkdtemp(join(tmpdir(), 'evix-killed-parse-'));
+    const real = (await execa('sh', ['-c', 'command -v nix-instantiate'])).stdout;
+    const count = join(bin, 'kills');
+    await writeFile(
+      join(bin, 'nix-instantiate'),
+      `#!/bin/sh\nif [ "$1" = --parse ] && [ "$(wc -c < ${count} 2>/dev/null || echo 0)" -lt ${kills} ]; then printf x >> ${count}; kill -9 $$; fi\nexec ${real} "$@"\n`,
+      { mode: 0o755 },
+    );
+    const killed = async () => (await readFile(count, 'utf8').catch(() => '')).length;
+    return { env: { PATH: `${bin}:${process.env.PATH}` }, killed };
+  }
+  const expr = '{ a = derivation { name = "killed-parse"; system = "x86_64-linux"; builder = "/bin/sh"; }; }';
+
+  test('runs again, and the run goes on', async () => {
+    const { env, killed } = await killingParse(1);
+    const run = await runCli(['eval', '--expr', expr, '--workers', '1'], { env });
+    expect(await killed()).toBe(1);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(derivations(run.events).map((d) => d.name)).toEqual(['killed-parse']);
+  });
+
+  test('killed every time, fails the run saying so, not as a syntax error', async () => {
+    const { env, killed } = await killingParse(100);
+    const run = await runCli(['eval', '--expr', expr, '--workers', '1'], { env });
+    expect(await killed()).toBe(3);
+    expect(run.exitCode).not.toBe(0);
+    expect(run.stderr).toMatch(/nix-instantiate was killed by SIGKILL/);
+    expect(run.stderr).not.toMatch(/syntax|unexpected/);
+  });
 });
