@@ -107,18 +107,13 @@ async function runWorkers(
     import('./worker/local-worker.js'),
     import('./worker/memory-budget.js'),
   ]);
-  // The others start as work needs them. The first starts at setup only for
-  // a flake, whose repl fetches the source and so shows a broken input
-  // there: for a file or an expression setting up evaluates nothing (the
-  // definitions are lazy, the expressions parsed in resolveConfig), and a
-  // repl started beside the opening sweeps costs a small input a third of
-  // its time.
+  // The first evaluator takes work at once, the others as work needs them (see LocalWorker.setup).
   const room = localEvaluatorRoom();
   if (options.workers > room) log.warn(`--workers ${options.workers}: this machine's free memory has room for ${room} evaluators; at most ${room} will run`);
   const localCount = Math.min(options.workers, room);
   // The local evaluators share one budget: --max-memory each (see MemoryBudget).
   const budget = new MemoryBudget(localCount * workerConfig.maxMemoryMiB);
-  const locals = Array.from({ length: localCount }, (_, i) => new LocalWorker(`local-${i}`, log, { startsOnDemand: i > 0, startsAtSetup: i === 0 && workerConfig.input.kind === 'flake', budget }));
+  const locals = Array.from({ length: localCount }, (_, i) => new LocalWorker(`local-${i}`, log, { startsOnDemand: i > 0, budget }));
   options.onWorkers?.(locals);
   // The protocol (capnp-es) is loaded only for runs with remotes.
   const [{ RemoteWorker }, { shippedConfig }] = options.remotes?.length

@@ -15,7 +15,7 @@ import { startNixIdentity } from '../nix/identity.js';
 export interface EarlyCommands {
   /** The flake reference to lock. */
   lock?: string;
-  /** Whether to ask Nix for its identity (only a run the cache may answer needs it, see prepareRun). */
+  /** Whether to ask Nix for its identity: the cache key needs it (see prepareRun), and a flake's evaluators their dialect (see dialect.ts). */
   identity: boolean;
 }
 
@@ -23,7 +23,7 @@ export function earlyCommandsFor(argv: readonly string[]): EarlyCommands {
   if (argv[0] !== 'eval' || argv.includes('--option') || argv.includes('--override-input')) return { identity: false };
   const flake = flakeArgument(argv);
   if (flake === undefined) return { identity: false };
-  return { lock: flake, identity: !argv.includes('--impure') && !argv.includes('--no-eval-cache') };
+  return { lock: flake, identity: true };
 }
 
 export function startEarlyCommands(argv: readonly string[]): void {

@@ -34,7 +34,6 @@ export class LocalWorker implements Worker {
   readonly systems = undefined;
   readonly maxCapacity = LOCAL_PIPELINE_DEPTH;
   readonly startsOnDemand: boolean;
-  readonly #startsAtSetup: boolean;
   readonly #log: Logger;
   #evaluator: Evaluator | undefined;
   #restarts = 0;
@@ -43,22 +42,26 @@ export class LocalWorker implements Worker {
 
   /**
    * `startsOnDemand`: the dispatcher gives it work only when the others are
-   * full (see Worker). `startsAtSetup`: setup starts the evaluator, so that
-   * an input it cannot set up fails the run there; otherwise its first work
-   * starts it, and a first sweep needs no repl at all. `budget`: the memory
-   * budget of the run's local evaluators.
+   * full (see Worker). `budget`: the memory budget of the run's local
+   * evaluators.
    */
-  constructor(id: string, log: Logger, options: { startsOnDemand?: boolean; startsAtSetup?: boolean; budget?: MemoryBudget } = {}) {
+  constructor(id: string, log: Logger, options: { startsOnDemand?: boolean; budget?: MemoryBudget } = {}) {
     this.id = id;
     this.startsOnDemand = options.startsOnDemand ?? false;
-    this.#startsAtSetup = options.startsAtSetup ?? !this.startsOnDemand;
     this.#budget = options.budget;
     this.#log = log.child({ worker: id });
   }
 
+  /**
+   * Starts no child: its first work does, and a walk that sweeps everything
+   * starts no repl at all. Setting up has nothing to check here that the
+   * master has not: for a file or an expression the definitions are lazy
+   * (the expressions were parsed in resolveConfig), and a flake was locked,
+   * so fetched, by the master on this machine. A repl started at setup ran
+   * beside the opening sweeps: a third of a small input's time.
+   */
   async setup(config: WorkerConfig): Promise<void> {
     this.#evaluator = new Evaluator(config, this.#log, this.#budget);
-    if (this.#startsAtSetup) await this.#evaluator.start();
   }
 
   async evaluate(chunk: WorkChunk, budget: number): Promise<ChunkAnswer> {

@@ -8,11 +8,11 @@ import { expect, test } from 'vitest';
 import { earlyCommandsFor } from '../../src/cli/head-start.js';
 import { runNix, startNixEarly } from '../../src/nix/commands.js';
 
-test('a plain flake eval locks early, and asks for Nix identity when the cache may answer', () => {
+test('a plain flake eval locks early and asks for Nix identity (the cache key and the evaluators dialect need it)', () => {
   expect(earlyCommandsFor(['eval', '--flake', '.#hydraJobs', '--workers', '2'])).toEqual({ lock: '.#hydraJobs', identity: true });
   expect(earlyCommandsFor(['eval', '--workers', '2', '--flake=/src#jobs'])).toEqual({ lock: '/src#jobs', identity: true });
-  expect(earlyCommandsFor(['eval', '--flake', '.#x', '--impure'])).toEqual({ lock: '.#x', identity: false });
-  expect(earlyCommandsFor(['eval', '--flake', '.#x', '--no-eval-cache'])).toEqual({ lock: '.#x', identity: false });
+  expect(earlyCommandsFor(['eval', '--flake', '.#x', '--impure'])).toEqual({ lock: '.#x', identity: true });
+  expect(earlyCommandsFor(['eval', '--flake', '.#x', '--no-eval-cache'])).toEqual({ lock: '.#x', identity: true });
 });
 
 test('nothing starts early for other commands, inputs, or command lines whose lock takes options', () => {
