@@ -63,7 +63,8 @@ let
     if builtins.isFunction f then f (builtins.intersectAttrs (builtins.functionArgs f) args)
     else if builtins.isAttrs f && f ? __functor then autoCall (f.__functor f) args
     else f;
-  select = root: path: builtins.foldl' (v: name: v.\${name}) root path;
+  valueOf = v: name: v.\${name};
+  select = root: path: builtins.foldl' valueOf root path;
   isDerivation = v: builtins.isAttrs v && (v.type or null) == "derivation";
   noContext = builtins.unsafeDiscardStringContext;
   outputOf = d: o: let out = d.\${o} or null; in if builtins.isAttrs out && out ? outPath then [ o (noContext out.outPath) ] else [ ];
@@ -126,7 +127,6 @@ let
   childOf = node: name: { inherit name; value = node.value.\${name}; memo = node.memo.kids.\${name}; };
   guardedOf = d: let tried = builtins.tryEval (builtins.deepSeq d d); in if tried.success then tried.value else [ 3 ];
   guarded = opts: item: guardedOf (describeValue opts false item.value item.memo.names);
-  valueOf = v: name: v.\${name};
   walkedChildren = childAt: items: described: builtins.concatLists (builtins.genList (i:
     let d = builtins.elemAt described i; in
     if builtins.head d == 1 then map (childAt (builtins.elemAt items i)) (builtins.elemAt d 1) else [ ]) (builtins.length items));
