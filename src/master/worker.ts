@@ -21,10 +21,10 @@ export interface Worker {
    */
   readonly maxCapacity: number;
   /**
-   * Setup leaves its evaluator unstarted, and the dispatcher gives it a
-   * first chunk only when the started workers are full and work is left
-   * (and the run admits another evaluator): an evaluator costs memory and
-   * an evaluation of the root, which a small run does not need many of.
+   * The dispatcher gives it a first chunk only when the started workers are
+   * full and work is left (and the run admits another evaluator): an
+   * evaluator costs memory and an evaluation of the root, which a small run
+   * does not need many of.
    */
   readonly startsOnDemand?: boolean;
   /** Prepares the worker for `config`. Rejects when the evaluation cannot be set up at all. */
