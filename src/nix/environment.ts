@@ -16,10 +16,11 @@
  * kernel's first-touch faults cost more than the collections they avoid.
  * Measured on 2 cores: the heavy machines fixture 2.62 s → 1.61 s with two
  * workers (children's system time 1.68 s → 0.65 s, their peak 400 →
- * 116 MiB); flat 100k 3.6 → 3.3 s; the fixture's drvPaths alone on Nix
- * 2.26 4.2–6.1 → 3.0 s, on 2.34 4.9–5.7 → 2.5 s. 16, 32 and 128 MiB were no better,
- * 256 close to the default. The collector grows the heap as the
- * evaluation needs, so a large input pays a few collections at its start.
+ * 116 MiB); flat 100k 3.6 → 3.3 s; the heavy fixture's drvPaths alone on
+ * Nix 2.26 4.2–6.1 → 3.0 s, on 2.34 4.9–5.7 → 2.5 s. 16, 32 and 128 MiB
+ * were no better, 256 close to the default. The collector grows the heap
+ * as the evaluation needs, so a large input pays a few collections at its
+ * start.
  */
 import { xdgHome, type XdgVariable } from '../xdg-home.js';
 
