@@ -73,10 +73,11 @@ const SWEEP_GROUP = 256;
 /** Sweeps of one chunk that may die before what is left goes to chunks. */
 const SWEEP_DEATHS = 2;
 /**
- * Attributes a read-only sweep describes before deciding the store lacks
- * most of its derivations (more missing than half of those described):
- * from then on this evaluator's sweeps write, since each missing one would
- * be evaluated a second time.
+ * Derivations a read-only sweep checks before deciding the store lacks most
+ * of them (more missing than half of those checked): from then on this
+ * evaluator's sweeps write, since each missing one would be evaluated a
+ * second time. Sets do not count, so a tree full of them switches as soon
+ * as a flat set does.
  */
 const SWEEP_SWITCH_AFTER = 256;
 /** The walking budget of the repl requests that finish what a part's sweep left, when it is answered whole. */
@@ -368,7 +369,8 @@ export class Evaluator {
             pairs = pairs.slice(1);
             skipRoot = false;
           }
-          const absent = validity?.invalid(pairs.filter(([, d]) => d[0] === DESCRIBED.drv).map(([, d]) => d[3] as string));
+          const drvPaths = validity ? pairs.filter(([, d]) => d[0] === DESCRIBED.drv).map(([, d]) => d[3] as string) : [];
+          const absent = validity?.invalid(drvPaths);
           const now: WorkResult[] = [];
           for (const [item, d] of pairs) {
             if (d[0] === DESCRIBED.retry) run.retry.push(item);
@@ -385,7 +387,7 @@ export class Evaluator {
           }
           const hold = deliver(now);
           if (absent === undefined) return hold;
-          checked += pairs.length;
+          checked += drvPaths.length;
           missing += absent.size;
           if (checked >= SWEEP_SWITCH_AFTER && missing * 2 > checked) {
             this.#sweepsWrite = true;

@@ -117,6 +117,30 @@ describe('a sweep over derivations the store has', async () => {
   });
 });
 
+test('a read-only sweep counts derivations, not sets, before it decides the store lacks them', async () => {
+  // Sets of one fresh derivation each: half of all the attributes a sweep
+  // describes are sets, so counting those too would never find most missing.
+  const seed = unique();
+  const expr = `builtins.listToAttrs (builtins.genList (i: { name = "s\${toString i}"; value = { recurseForDerivations = true; d = derivation { name = "sets${seed}-\${toString i}"; system = "x86_64-linux"; builder = "/bin/sh"; }; }; }) 1200)`;
+  const input = { kind: 'expr' as const, expr };
+  const messages: Array<{ msg: string; fields: Record<string, unknown> }> = [];
+  const evaluator = new Evaluator({ ...completeConfig({ input }), input }, recordingLogger(messages));
+  evaluators.push(evaluator);
+  const root = await alone(evaluator, []);
+  if (!isAttrsetEvent(root)) throw new Error('the root is not a set');
+  const writes = async (names: string[]) => {
+    const from = messages.length;
+    const delivered: WorkResult[] = [];
+    const { results, left } = await evaluator.sweep([{ kind: 'siblings', parent: [], from: root.attrs.indexOf(names[0]!), names }], (r) => void delivered.push(...r));
+    expect(left).toEqual([]);
+    expect([...delivered, ...results].filter(isDerivationEvent)).toHaveLength(names.length);
+    return messages.slice(from).filter((m) => m.msg === 'sweeping').map((m) => m.fields['writes']);
+  };
+  // The first finds the store lacking them and switches; the next writes from the start.
+  expect((await writes(root.attrs.slice(0, 600)))[0]).toBe(false);
+  expect(await writes(root.attrs.slice(600))).toEqual([true]);
+});
+
 test('evix eval sweeps a large set with two workers and gives every derivation nix-instantiate gives', async () => {
   const seed = unique();
   const run = await runCli(['eval', '-vv', '--log-format', 'json', '--no-daemon', '--workers', '2', '--file', SWEEP, '--argstr', 'seed', seed]);
