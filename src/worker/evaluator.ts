@@ -52,7 +52,7 @@ import { DESCRIBED, FETCH_FLAKE_SOURCE, chunkRequest, describeRequest, setupLine
 import { parsePrintedJson, splitOutput, type ReplResponse } from './repl-framer.js';
 import { StoreValidity } from '../nix/store-validity.js';
 import { Sweep, type SweepEnd } from './sweep.js';
-import { SweepLevels, itemRanges, itemUnits, type SweepItem } from './sweep-levels.js';
+import { SweepLevels, childItems, itemRanges, itemUnits, type SweepItem } from './sweep-levels.js';
 
 export interface EvaluateOutcome {
   /** The chunk's answer (see ChunkAnswer). */
@@ -328,10 +328,7 @@ export class Evaluator {
     const root = await this.#single(part.path);
     if (isAttrsetEvent(root)) root.childrenAnswered = true;
     if (part.part === 0) await deliver([root]);
-    if (!isAttrsetEvent(root)) return [];
-    const items: SweepItem[] = [];
-    for (let index = part.part; index < root.attrs.length; index += part.parts) items.push({ path: [...part.path, root.attrs[index]!], index });
-    return items;
+    return isAttrsetEvent(root) ? childItems(part.path, root.attrs, part) : [];
   }
 
   /**

@@ -54,10 +54,7 @@ export class SweepLevels {
     for (const d of descriptions) {
       const item = this.#advance();
       if (item === undefined) throw new Error('a sweep described more attributes than it was asked for');
-      if (d[0] === DESCRIBED.walk) {
-        const slice = this.#slice ?? { part: 0, parts: 1 };
-        for (let index = slice.part; index < d[1].length; index += slice.parts) this.#next.push({ path: [...item.path, d[1][index]!], index });
-      }
+      if (d[0] === DESCRIBED.walk) for (const child of childItems(item.path, d[1], this.#slice)) this.#next.push(child);
       this.#slice = undefined;
       pairs.push([item, d]);
     }
@@ -68,6 +65,13 @@ export class SweepLevels {
   remaining(): SweepItem[] {
     return this.#level.slice(this.#at).concat(this.#next);
   }
+}
+
+/** The children of the set at `path` (named `names`, in order) that a sweep takes: every one, or a part's slice. */
+export function childItems(path: AttrPath, names: readonly string[], slice: ChildSlice = { part: 0, parts: 1 }): SweepItem[] {
+  const items: SweepItem[] = [];
+  for (let index = slice.part; index < names.length; index += slice.parts) items.push({ path: [...path, names[index]!], index });
+  return items;
 }
 
 /** Items as sibling ranges: consecutive children of one parent make one range. */
