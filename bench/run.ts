@@ -10,7 +10,8 @@
  * erasable TypeScript here, and only Node's own modules.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -50,24 +51,34 @@ interface Measurement {
   /** CPU seconds of the command's own process, and of its descendants. */
   masterCpu: number;
   childrenCpu: number;
-  stdout: string;
+  /** What it printed, read back from its file once it ended. */
+  stdout: () => string;
 }
 
 const TICKS_PER_SECOND = 100; // Linux's USER_HZ, in which /proc/PID/stat counts CPU time.
 
+/**
+ * Where a measured command's stdout goes: a file, as in `time evix eval ... > jobs.json`.
+ * Read through a pipe instead, the bench's own decoding of evix's 25 MB of
+ * lines (flat 100k) shared the two cores with what it measured and added
+ * 0.3-0.5 s to evix's time (nix-instantiate prints 6 MB).
+ */
+const STDOUT_FILE = `${tmpdir()}/evix-bench-stdout`;
+
 /** Runs a command to completion, sampling the resident memory of its process tree. */
 function measure(command: string, args: string[]): Promise<Measurement> {
   return new Promise((resolve, reject) => {
+    const out = openSync(STDOUT_FILE, 'w');
     const start = process.hrtime.bigint();
-    const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
+    const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', out, 'pipe'] });
+    closeSync(out);
+    const stdout = () => readFileSync(STDOUT_FILE, 'utf8');
     let stderr = '';
     let peak = 0;
     let masterPeak = 0;
     // CPU ticks per process, the latest reading: a process's count only grows.
     const ticks = new Map<number, number>();
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     const sampler = setInterval(() => {
       if (child.pid === undefined) return;
       const tree = sampleTree(child.pid, ticks);
@@ -133,7 +144,7 @@ async function benchFixture(f: Fixture): Promise<Row[]> {
   ];
   const counts = new Map<string, number>();
   for (const [tool, command, args] of tools) {
-    const { stdout } = await measure(command, args); // warm-up: writes every .drv
+    const stdout = (await measure(command, args)).stdout(); // warm-up: writes every .drv
     counts.set(tool, tool === 'nix-instantiate' ? stdout.trim().split('\n').length : stdout.split('\n').filter((l) => l.includes('"drvPath"')).length);
   }
   const samples = new Map<string, Measurement[]>(tools.map(([t]) => [t, []]));
@@ -204,7 +215,7 @@ async function benchRemote(): Promise<{ local: number; remote: number; ratio: nu
       localTimes.push((await measure(CLI, local)).seconds);
       const r = await measure(CLI, remote);
       remoteTimes.push(r.seconds);
-      items = r.stdout.split('\n').filter((l) => l !== '').length;
+      items = r.stdout().split('\n').filter((l) => l !== '').length;
     }
   } finally {
     worker.stop();
@@ -245,7 +256,6 @@ const remote = everything ? await benchRemote() : undefined;
  */
 async function benchDaemon(): Promise<{ cold: number; warm: number; prefix: number }> {
   const { mkdtempSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
   const socket = `${mkdtempSync(`${tmpdir()}/evix-bench-`)}/evix.sock`;
   const daemon = spawn(`${ROOT}dist/bin/evixd.js`, ['--foreground', '--socket', socket, '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
   await new Promise<void>((resolve) => daemon.stderr.setEncoding('utf8').on('data', (c: string) => c.includes('listening') && resolve()));
@@ -274,7 +284,6 @@ const daemon = everything ? await benchDaemon() : undefined;
 /** The heavy fixture as a flake: a cold walk (--refresh) against a cached one, side by side. */
 async function benchEvalCache(): Promise<{ cold: number; cached: number; speedup: number }> {
   const { mkdtempSync, copyFileSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
   const root = mkdtempSync(`${tmpdir()}/evix-bench-cache-`);
   const flake = `${root}/flake`;
   const { mkdirSync } = await import('node:fs');

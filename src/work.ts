@@ -10,7 +10,7 @@
  * evaluator can check that its set agrees and build the events.
  */
 import type { WorkResult } from './events.js';
-import type { AttrPath } from './nix/syntax.js';
+import { childPath, type AttrPath } from './nix/syntax.js';
 
 export type WorkUnit =
   /** One attribute by name: a root of the walk. */
@@ -47,7 +47,7 @@ export function chunkPaths(chunk: WorkChunk): AttrPath[] {
   const paths: AttrPath[] = [];
   for (const unit of chunk) {
     if (unit.kind !== 'siblings') paths.push(unit.path);
-    else for (const name of unit.names) paths.push([...unit.parent, name]);
+    else for (const name of unit.names) paths.push(childPath(unit.parent, name));
   }
   return paths;
 }

@@ -42,7 +42,7 @@ import { isAttrsetEvent, type AttrsetResult, type DerivationEvent, type WorkResu
 import { chunkPaths, type ChunkAnswer, type WorkChunk, type WorkUnit } from '../work.js';
 import { EVALUATOR_DIED, InputError } from '../failures.js';
 import type { Logger } from '../log.js';
-import { formatAttrPath, type AttrPath } from '../nix/syntax.js';
+import { childPath, formatAttrPath, type AttrPath } from '../nix/syntax.js';
 import { parseInputDrvs } from '../nix/derivation-file.js';
 import type { BudgetSeat, MemoryBudget } from './memory-budget.js';
 import { NixRepl, ReplExitedError, type ReplExit } from './nix-repl.js';
@@ -200,7 +200,7 @@ export class Evaluator {
       else if (unit.kind === 'part') parts.push(unit);
       else {
         ranges.push({ parent: unit.parent, from: unit.from, count: unit.names.length });
-        unit.names.forEach((name, i) => items.push({ path: [...unit.parent, name], index: unit.from + i }));
+        unit.names.forEach((name, i) => items.push({ path: childPath(unit.parent, name), index: unit.from + i }));
       }
     }
     // Before anything is delivered, so that a failure here leaves the whole chunk to try again.
@@ -473,7 +473,7 @@ export class Evaluator {
         const result = this.#result(path, d);
         if (walked && d[0] === DESCRIBED.walk) {
           (result as AttrsetResult).childrenAnswered = true;
-          for (const name of d[1]) next.push([...path, name]);
+          for (const name of d[1]) next.push(childPath(path, name));
         }
         results.push(result);
       }

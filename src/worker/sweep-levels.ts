@@ -6,7 +6,7 @@
  * described yet is always known, so a sweep that stops early leaves a list
  * of attributes to finish, not a guess.
  */
-import type { AttrPath } from '../nix/syntax.js';
+import { childPath, type AttrPath } from '../nix/syntax.js';
 import type { WorkUnit } from '../work.js';
 import { DESCRIBED, type Description, type SiblingRange } from './nix-helpers.js';
 
@@ -70,7 +70,7 @@ export class SweepLevels {
 /** The children of the set at `path` (named `names`, in order) that a sweep takes: every one, or a part's slice. */
 export function childItems(path: AttrPath, names: readonly string[], slice: ChildSlice = { part: 0, parts: 1 }): SweepItem[] {
   const items: SweepItem[] = [];
-  for (let index = slice.part; index < names.length; index += slice.parts) items.push({ path: [...path, names[index]!], index });
+  for (let index = slice.part; index < names.length; index += slice.parts) items.push({ path: childPath(path, names[index]!), index });
   return items;
 }
 
