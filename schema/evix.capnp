@@ -38,7 +38,9 @@ struct WorkEvent {
   events @1 :List(Event);     # every result of its chunk, in order: one per
                               # attribute the Work named, then those of
                               # children the worker walked itself (see
-                              # Event.childrenAnswered and src/work.ts)
+                              # Event.childrenAnswered and src/work.ts); an
+                              # answer too large for one frame continues in
+                              # further WorkEvents of the same id
 }
 
 struct WorkStatus {
@@ -132,7 +134,19 @@ struct WorkUnit {
   union {
     path @0 :List(Text);      # one attribute by its path: a root of the walk
     siblings @1 :Siblings;
+    part @2 :Part;
   }
+}
+
+# A part of the set at `path`, the root of the walk, as the walk starts when
+# every worker sweeps: the worker describes the set (part 0 answers it), takes
+# its children part, part + parts, ... and walks everything under them in one
+# pass. Its answer has no bound the master sets, so it may come as several
+# WorkEvents before the WorkStatus.
+struct Part {
+  path @0 :List(Text);
+  part @1 :UInt32;
+  parts @2 :UInt32;
 }
 
 # Consecutive children of one set: names[i] is child from + i of the attrs

@@ -66,4 +66,6 @@ export const WORKS: ClientMessage[] = [
     ],
     budget: 2500,
   },
+  { kind: 'work', id: 6, chunk: [{ kind: 'part', path: [], part: 0, parts: 1 }], budget: 4096 },
+  { kind: 'work', id: 7, chunk: [{ kind: 'part', path: ['hydraJobs', 'ü'], part: 2 ** 32 - 2, parts: 2 ** 32 - 1 }], budget: 1 },
 ];

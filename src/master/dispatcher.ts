@@ -95,17 +95,17 @@ export class Dispatcher {
   }
 
   /**
-   * When every worker sweeps (all are local), the walk starts as one sweep
-   * per worker, each a part of the root (see the `part` WorkUnit): no
-   * evaluator must first evaluate the root and list it before the others
-   * can start (half a second of one core for a root of 100k names, with
-   * the other cores idle), and a small input costs a process start instead
-   * of a repl's. A worker that may not start now (memory) takes its part
-   * later, as a chunk.
+   * When every worker sweeps or answers parts (see Worker.answersParts),
+   * the walk starts as one part of the root per worker (see the `part`
+   * WorkUnit): no evaluator must first evaluate the root and list it
+   * before the others can start (half a second of one core for a root of
+   * 100k names, with the other cores idle), and a small input costs a
+   * process start instead of a repl's. A worker that may not start now
+   * (memory) takes its part later, as a chunk.
    */
   #openInParts(): void {
     const lanes = this.#lanes;
-    if (lanes.length === 0 || !lanes.every((lane) => lane.worker.sweep) || !this.#scheduler.unstarted) return;
+    if (lanes.length === 0 || !lanes.every((lane) => lane.worker.sweep || lane.worker.answersParts) || !this.#scheduler.unstarted) return;
     this.#scheduler.partitionRoot(lanes.length);
     for (const lane of lanes) if (!this.#startSweep(lane, 1)) return;
   }

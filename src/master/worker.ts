@@ -27,6 +27,13 @@ export interface Worker {
    * does not need many of.
    */
   readonly startsOnDemand?: boolean;
+  /**
+   * evaluate() answers a `part` of the root (see the `part` WorkUnit) whole,
+   * for a worker that does not sweep here (a remote, whose other end
+   * sweeps): when every worker sweeps or answers parts, the walk starts in
+   * parts.
+   */
+  readonly answersParts?: boolean;
   /** Prepares the worker for `config`. Rejects when the evaluation cannot be set up at all. */
   setup(config: WorkerConfig): Promise<void>;
   /**

@@ -16,7 +16,7 @@ import { encodeEvent, encodeStatus, encodeWork, readItemAnswer, readWork } from 
 import { ProtocolError, ReadBudget } from './read-budget.js';
 
 /** Raised whenever schema/evix.capnp changes in a way an older peer cannot read. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /**
  * The most attributes a Work may name, the most units it may hold (a unit
@@ -158,6 +158,9 @@ export function decodeClient(bytes: Uint8Array): ClientMessage {
   if (message.kind === 'work' && Math.max(message.chunk.length, chunkSize(message.chunk), message.budget) > MAX_CHUNK_ATTRIBUTES) {
     throw new ProtocolError(`a work message over ${MAX_CHUNK_ATTRIBUTES} attributes`);
   }
+  if (message.kind === 'work' && message.chunk.some((unit) => unit.kind === 'part' && !(unit.part < unit.parts))) {
+    throw new ProtocolError('a work message with a part outside its parts');
+  }
   return message;
 }
 
@@ -257,6 +260,10 @@ function readUnit(u: schema.WorkUnit, budget: ReadBudget): WorkUnit {
     case schema.WorkUnit.SIBLINGS: {
       const s = u.siblings;
       return { kind: 'siblings', parent: readTexts(s.parent, budget), from: s.from, names: readTexts(s.names, budget) };
+    }
+    case schema.WorkUnit.PART: {
+      const p = u.part;
+      return { kind: 'part', path: readTexts(p.path, budget), part: p.part, parts: p.parts };
     }
     default:
       throw new ProtocolError('unknown work unit');

@@ -25,6 +25,7 @@ import {
   Event_Which,
   InputDrv,
   ServerMessage,
+  Part,
   ServerMessage_Which,
   Siblings,
   Work,
@@ -55,8 +56,9 @@ export const LAYOUT = {
   ServerMessage: { size: sizeOf(ServerMessage), uint16: { which: 0 }, pointers: { event: 0, status: 0 } },
   ClientMessage: { size: sizeOf(ClientMessage), uint16: { which: 0 }, pointers: { work: 0 } },
   Work: { size: sizeOf(Work), uint64: { id: 0 }, uint32: { budget: 8 }, pointers: { units: 0 } },
-  WorkUnit: { size: sizeOf(WorkUnitStruct), uint16: { which: 0 }, pointers: { path: 0, siblings: 0 } },
+  WorkUnit: { size: sizeOf(WorkUnitStruct), uint16: { which: 0 }, pointers: { path: 0, siblings: 0, part: 0 } },
   Siblings: { size: sizeOf(Siblings), uint32: { from: 0 }, pointers: { parent: 0, names: 1 } },
+  Part: { size: sizeOf(Part), uint32: { part: 0, parts: 4 }, pointers: { path: 0 } },
   WorkEvent: { size: sizeOf(WorkEvent), uint64: { id: 0 }, pointers: { events: 0 } },
   WorkStatus: { size: sizeOf(WorkStatus), uint64: { id: 0 }, uint16: { state: 8 } },
   Event: {
@@ -108,14 +110,21 @@ function startMessage(
 const structsWords = (count: number, size: StructSize, pointed: number): number => 1 + count * structWords(size) + pointed;
 
 export function encodeWork(id: number, chunk: WorkChunk, budget: number): Buffer {
-  const { ClientMessage: root, Work: work, WorkUnit: unit, Siblings: siblings } = LAYOUT;
+  const { ClientMessage: root, Work: work, WorkUnit: unit, Siblings: siblings, Part: part } = LAYOUT;
   const unitsWords = structsWords(chunk.length, unit.size, chunk.reduce((n, u) => n + unitWords(u), 0));
   const { w, body } = startMessage(root, ClientMessage_Which.WORK, root.pointers.work, work.size, unitsWords);
   w.uint64(body, work.uint64.id, id);
   w.uint32(body, work.uint32.budget, budget);
   w.structs(pointerWord(body, work.size, work.pointers.units), chunk.length, unit.size).forEach((u, i) => {
     const c = chunk[i]!;
-    if (c.kind === 'part') throw new Error('a swept part is not work for a remote worker');
+    if (c.kind === 'part') {
+      w.uint16(u, unit.uint16.which, WorkUnit_Which.PART);
+      const p = w.struct(pointerWord(u, unit.size, unit.pointers.part), part.size);
+      w.texts(pointerWord(p, part.size, part.pointers.path), c.path);
+      w.uint32(p, part.uint32.part, c.part);
+      w.uint32(p, part.uint32.parts, c.parts);
+      return;
+    }
     if (c.kind === 'path') {
       w.uint16(u, unit.uint16.which, WorkUnit_Which.PATH);
       w.texts(pointerWord(u, unit.size, unit.pointers.path), c.path);
@@ -132,7 +141,9 @@ export function encodeWork(id: number, chunk: WorkChunk, budget: number): Buffer
 
 /** Words a unit points to (its struct is counted with the list). */
 function unitWords(u: WorkUnit): number {
-  return u.kind !== 'siblings' ? textsWords(u.path) : structWords(LAYOUT.Siblings.size) + textsWords(u.parent) + textsWords(u.names);
+  if (u.kind === 'path') return textsWords(u.path);
+  if (u.kind === 'part') return structWords(LAYOUT.Part.size) + textsWords(u.path);
+  return structWords(LAYOUT.Siblings.size) + textsWords(u.parent) + textsWords(u.names);
 }
 
 export function encodeStatus(id: number, restart: boolean): Buffer {
@@ -249,7 +260,7 @@ export function readWork(frame: Buffer): { id: number; chunk: WorkUnit[]; budget
 }
 
 function readUnit(r: SegmentReader, u: StructRef): WorkUnit {
-  const { WorkUnit: unit, Siblings: siblings } = LAYOUT;
+  const { WorkUnit: unit, Siblings: siblings, Part: part } = LAYOUT;
   switch (r.uint16(u, unit.uint16.which)) {
     case WorkUnit_Which.PATH:
       return { kind: 'path', path: r.texts(r.pointer(u, unit.pointers.path)) };
@@ -261,6 +272,10 @@ function readUnit(r: SegmentReader, u: StructRef): WorkUnit {
         from: r.uint32(s, siblings.uint32.from),
         names: r.texts(r.pointer(s, siblings.pointers.names)),
       };
+    }
+    case WorkUnit_Which.PART: {
+      const p = r.struct(r.pointer(u, unit.pointers.part));
+      return { kind: 'part', path: r.texts(r.pointer(p, part.pointers.path)), part: r.uint32(p, part.uint32.part), parts: r.uint32(p, part.uint32.parts) };
     }
     default:
       return decline();

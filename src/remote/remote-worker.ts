@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import type { OwnedSystems } from '../master/scheduler.js';
 import { WorkerUnavailableError, type Worker } from '../master/worker.js';
 import { encodeConfig, MAX_CHUNK_ATTRIBUTES, type ServerMessage } from '../protocol/codec.js';
+import type { WorkResult } from '../events.js';
 import type { ChunkAnswer, WorkChunk } from '../work.js';
 import { handshake } from './client-handshake.js';
 import { ConnectionKeeper } from './connection-keeper.js';
@@ -44,14 +45,18 @@ export interface RemoteWorkerOptions {
 interface Pending {
   resolve: (results: ChunkAnswer) => void;
   reject: (error: Error) => void;
-  /** The Event's results, kept until its Status arrives. */
-  results?: ChunkAnswer;
+  /** The Events' results, kept until its Status arrives. */
+  results?: WorkResult[];
+  /** The chunk holds a part, whose answer may span several Events (any other fits in one). */
+  holdsPart: boolean;
 }
 
 export class RemoteWorker implements Worker {
   readonly id: string;
   readonly systems: OwnedSystems;
   readonly maxCapacity = REMOTE_PIPELINE_DEPTH;
+  /** The worker's evaluator sweeps a part whole (Evaluator.evaluate), its answer in as many Events as it needs. */
+  readonly answersParts = true;
   readonly #options: RemoteWorkerOptions;
   readonly #log: Logger;
   readonly #where: string;
@@ -97,7 +102,8 @@ export class RemoteWorker implements Worker {
     const connection = this.#keeper?.connection;
     if (!connection) return Promise.reject(new WorkerUnavailableError(`worker ${this.#where} is not connected`));
     const id = this.#nextId++;
-    const done = new Promise<ChunkAnswer>((resolve, reject) => this.#pending.set(id, { resolve, reject }));
+    const holdsPart = chunk.some((unit) => unit.kind === 'part');
+    const done = new Promise<ChunkAnswer>((resolve, reject) => this.#pending.set(id, { resolve, reject, holdsPart }));
     connection.send({ kind: 'work', id, chunk, budget: Math.min(budget, MAX_CHUNK_ATTRIBUTES) });
     return done;
   }
@@ -120,7 +126,10 @@ export class RemoteWorker implements Worker {
     switch (message.kind) {
       case 'event': {
         const pending = this.#pending.get(message.id);
-        if (pending) pending.results = message.events;
+        if (!pending) return;
+        if (!pending.results) pending.results = message.events;
+        else if (pending.holdsPart) for (const result of message.events) pending.results.push(result);
+        else this.#keeper?.connection?.destroy(new Error('the worker answered a chunk in more than one event'));
         return;
       }
       case 'status': {

@@ -13,7 +13,7 @@ import type { WorkerConfig } from '../config.js';
 import { InputError } from '../failures.js';
 import type { Logger } from '../log.js';
 import { clientMac, macEqual, newNonce, NONCE_BYTES, serverProof } from '../protocol/auth.js';
-import { PROTOCOL_VERSION, decodeConfig, type ClientMessage, type ServerMessage } from '../protocol/codec.js';
+import { MAX_CHUNK_ATTRIBUTES, PROTOCOL_VERSION, decodeConfig, type ClientMessage, type ServerMessage } from '../protocol/codec.js';
 import type { MessageConnection } from '../protocol/connection.js';
 import { Evaluator } from '../worker/evaluator.js';
 import type { MemoryBudget } from '../worker/memory-budget.js';
@@ -204,12 +204,17 @@ export class ServedConnection {
   /**
    * Answers at once: a chunk's results are one Event, sent with its Status
    * in one write (MessageConnection.send), so there is nothing left to batch.
+   * A part's answer (the whole walk of its share) is as long as the part
+   * is, so it goes in Events of at most MAX_CHUNK_ATTRIBUTES results, the
+   * bound of any other chunk's answer.
    */
   async #work({ id, chunk, budget }: Extract<ClientMessage, { kind: 'work' }>): Promise<void> {
     this.#inFlight++;
     try {
       const { results, restarted } = await this.#evaluator!.evaluate(chunk, budget);
-      this.#connection.send({ kind: 'event', id, events: results });
+      for (let from = 0; from === 0 || from < results.length; from += MAX_CHUNK_ATTRIBUTES) {
+        this.#connection.send({ kind: 'event', id, events: results.slice(from, from + MAX_CHUNK_ATTRIBUTES) });
+      }
       this.#connection.send({ kind: 'status', id, restart: restarted });
     } catch (error) {
       // Closed with the connection (nobody waits for the answer), or unable

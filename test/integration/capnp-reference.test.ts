@@ -27,7 +27,11 @@ function schemaJson(m: ServerMessage | ClientMessage): unknown {
       return {
         work: {
           id: String(m.id),
-          units: m.chunk.map((u) => (u.kind === 'siblings' ? { siblings: { parent: u.parent, from: u.from, names: u.names } } : { path: u.path })),
+          units: m.chunk.map((u) => {
+            if (u.kind === 'siblings') return { siblings: { parent: u.parent, from: u.from, names: u.names } };
+            if (u.kind === 'part') return { part: { path: u.path, part: u.part, parts: u.parts } };
+            return { path: u.path };
+          }),
           budget: m.budget,
         },
       };

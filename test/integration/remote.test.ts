@@ -1,5 +1,6 @@
 /** Remote workers as real processes on loopback sockets, with real Nix. */
 import { mkdtemp, writeFile } from 'node:fs/promises';
+import { execa } from 'execa';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -56,6 +57,17 @@ describe('remote workers on loopback', () => {
     });
     expect(run.exitCode).toBe(1);
     expect(run.stderr).toContain('evix: no worker accepted derivation at mac for system aarch64-darwin');
+  });
+
+  test('a remote takes its part of the root, an answer longer than one Event, and Nix agrees', async () => {
+    // One part of 5000 derivations in 500 sets: 5501 results, past the 4096 an Event holds.
+    const run = await collect(wide(5000), 0, { remotes: [remote(a)], remoteToken: token });
+    expect(run.fatal).toBeUndefined();
+    const drvs = derivations(run.events);
+    const { stdout } = await execa('nix-instantiate', ['--expr', `import ${FIXTURES}/wide.nix { count = 5000; }`]);
+    expect(drvs.map((d) => d.drvPath).sort()).toEqual(stdout.trim().split('\n').sort());
+    expect(run.events.filter((e) => e.attr === '')).toHaveLength(1);
+    await expectMatchesNix(viaNixInstantiate(`import ${FIXTURES}/wide.nix { count = 5000; }`), drvs.slice(0, 4));
   });
 
   test('local and remote workers mix', async () => {

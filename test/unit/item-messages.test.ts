@@ -174,6 +174,14 @@ test('a Work past MAX_CHUNK_ATTRIBUTES attributes, units or budget is refused on
   }
 });
 
+test('a part outside its parts (none, or past the last) is refused on both paths', () => {
+  for (const [part, parts] of [[0, 0], [3, 3], [4, 2]]) {
+    const m: ClientMessage = { kind: 'work', id: 1, chunk: [{ kind: 'part', path: ['p'], part: part!, parts: parts! }], budget: 1 };
+    expect(() => decodeClient(encodeClient(m))).toThrow(new ProtocolError('a work message with a part outside its parts'));
+    expect(() => decodeClient(inSecondSegment(encodeClient(m)))).toThrow(ProtocolError);
+  }
+});
+
 /** A frame written word by word, for messages our encoder would never produce. */
 class CraftedFrame {
   readonly bytes: Buffer;

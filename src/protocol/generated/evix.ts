@@ -331,7 +331,9 @@ export class WorkEvent extends $.Struct {
 * every result of its chunk, in order: one per
 * attribute the Work named, then those of
 * children the worker walked itself (see
-* Event.childrenAnswered and src/work.ts)
+* Event.childrenAnswered and src/work.ts); an
+* answer too large for one frame continues in
+* further WorkEvents of the same id
 *
 */
   get events(): $.List<Event> {
@@ -1045,12 +1047,14 @@ export const WorkUnit_Which = {
 *
 */
   PATH: 0,
-  SIBLINGS: 1
+  SIBLINGS: 1,
+  PART: 2
 } as const;
 export type WorkUnit_Which = (typeof WorkUnit_Which)[keyof typeof WorkUnit_Which];
 export class WorkUnit extends $.Struct {
   static readonly PATH = WorkUnit_Which.PATH;
   static readonly SIBLINGS = WorkUnit_Which.SIBLINGS;
+  static readonly PART = WorkUnit_Which.PART;
   static readonly _capnp = {
     displayName: "WorkUnit",
     id: "8b6d92ca99a0235f",
@@ -1110,10 +1114,73 @@ export class WorkUnit extends $.Struct {
     $.utils.setUint16(0, 1, this);
     $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
+  _adoptPart(value: $.Orphan<Part>): void {
+    $.utils.setUint16(0, 2, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownPart(): $.Orphan<Part> {
+    return $.utils.disown(this.part);
+  }
+  get part(): Part {
+    $.utils.testWhich("part", $.utils.getUint16(0, this), 2, this);
+    return $.utils.getStruct(0, Part, this);
+  }
+  _hasPart(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initPart(): Part {
+    $.utils.setUint16(0, 2, this);
+    return $.utils.initStructAt(0, Part, this);
+  }
+  get _isPart(): boolean {
+    return $.utils.getUint16(0, this) === 2;
+  }
+  set part(value: Part) {
+    $.utils.setUint16(0, 2, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
   toString(): string { return "WorkUnit_" + super.toString(); }
   which(): WorkUnit_Which {
     return $.utils.getUint16(0, this) as WorkUnit_Which;
   }
+}
+export class Part extends $.Struct {
+  static readonly _capnp = {
+    displayName: "Part",
+    id: "d0be18b5210598f9",
+    size: new $.ObjectSize(8, 1),
+  };
+  _adoptPath(value: $.Orphan<$.List<string>>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownPath(): $.Orphan<$.List<string>> {
+    return $.utils.disown(this.path);
+  }
+  get path(): $.List<string> {
+    return $.utils.getList(0, $.TextList, this);
+  }
+  _hasPath(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initPath(length: number): $.List<string> {
+    return $.utils.initList(0, $.TextList, length, this);
+  }
+  set path(value: $.List<string>) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  get part(): number {
+    return $.utils.getUint32(0, this);
+  }
+  set part(value: number) {
+    $.utils.setUint32(0, value, this);
+  }
+  get parts(): number {
+    return $.utils.getUint32(4, this);
+  }
+  set parts(value: number) {
+    $.utils.setUint32(4, value, this);
+  }
+  toString(): string { return "Part_" + super.toString(); }
 }
 export class Siblings extends $.Struct {
   static readonly _capnp = {
