@@ -12,7 +12,7 @@
 struct ServerMessage {
   union {
     hello @0 :Hello;          # first message on every connection
-    ready @1 :Ready;          # setup accepted: the evaluator is ready
+    ready @1 :Ready;          # setup accepted: the worker takes Work
     event @2 :WorkEvent;      # the answer to one Work
     status @3 :WorkStatus;    # follows each WorkEvent
     error @4 :Text;           # the connection is refused or ends; text says why

@@ -93,8 +93,11 @@ export function handshake(options: HandshakeOptions): Promise<ClientConnection> 
         shipping = true;
         clearTimeout(timer);
         // Importing what was sent is part of the worker's setup: the setup deadline runs again from the last byte.
+        // A worker that wanted nothing may be Ready before this settles: a deadline set then would only keep the process alive.
         ship(connection, message.storePaths, options).then(
-          () => (timer = setTimeout(() => fail(new Error(`worker ${where}: setup timed out`)), options.setupMs)),
+          () => {
+            if (!settled) timer = setTimeout(() => fail(new Error(`worker ${where}: setup timed out`)), options.setupMs);
+          },
           (error: Error) => fail(error),
         );
         return;

@@ -146,7 +146,11 @@ export class ServedConnection {
     const evaluator = new Evaluator(decision.config, this.#log, this.#limits.budget);
     this.#evaluator = evaluator;
     try {
-      await evaluator.start();
+      // A flake's source is fetched here, so a worker that cannot fetch it refuses now and its work goes to
+      // others. A file or an expression has nothing to check that the master and the shipped sources have not
+      // (as for a local worker): its first Work starts what it needs, a repl or only sweeps, which for a part
+      // of the root is no repl at all. A repl started here was 150 ms of a small input's 500 ms on a remote.
+      if (decision.config.input.kind === 'flake') await evaluator.start();
     } catch (error) {
       await evaluator.close();
       return this.#refuse(error instanceof InputError ? error.message : `cannot start the evaluator: ${(error as Error).message}`);

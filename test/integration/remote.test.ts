@@ -70,6 +70,14 @@ describe('remote workers on loopback', () => {
     await expectMatchesNix(viaNixInstantiate(`import ${FIXTURES}/wide.nix { count = 5000; }`), drvs.slice(0, 4));
   });
 
+  test('evix eval through a remote exits as soon as the walk is done', async () => {
+    // The worker has the sources and starts nothing at setup, so its Ready follows its Want at once:
+    // a setup deadline armed after that Ready kept the master alive for its 120 s, past this test's timeout.
+    const run = await runCli(['eval', '--file', JOBS, '--workers', '0', '--remote', `127.0.0.1:${a.port}`, '', '2'], { env: { EVIX_REMOTE_TOKEN: TOKEN } });
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(derivationSet(run.events)).toEqual(derivationSet((await collect(jobs, 1)).events));
+  }, 60_000);
+
   test('local and remote workers mix', async () => {
     const run = await collect(wide(200), 1, { remotes: [remote(a, [], 2)], remoteToken: token });
     expect(derivations(run.events)).toHaveLength(200);

@@ -8,7 +8,7 @@ export const ServerMessage_Which = {
 */
   HELLO: 0,
   /**
-* setup accepted: the evaluator is ready
+* setup accepted: the worker takes Work
 *
 */
   READY: 1,
@@ -92,7 +92,7 @@ export class ServerMessage extends $.Struct {
     return $.utils.disown(this.ready);
   }
   /**
-* setup accepted: the evaluator is ready
+* setup accepted: the worker takes Work
 *
 */
   get ready(): Ready {
