@@ -20,15 +20,27 @@ import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 
 /**
- * SQLite's page cache for the database, in KiB. Its default (2 MB) holds
- * a small part of the path index of a store of a few hundred thousand
- * paths, so lookups in hash order (store paths are random) read a page
- * from disk nearly every time: 93k reads for 100k paths, 7 µs a path. At
- * 8 MB a walk of 100k derivations took the same time as at 24 or 64, and
- * the master's peak RSS stays near 135 MiB (167 at 24). Pages are
- * allocated only when read.
+ * SQLite's page cache for the database, in KiB: it grows with the lookups
+ * made, from 512 KiB to 8 MiB, a KiB for every 4 paths looked up.
+ *
+ * A page read into the cache for the first time lands in fresh memory, and
+ * the page fault costs more than the read (about 15 µs here, a VM). So a
+ * cache sized for 100k lookups made small runs slow: the 1296 lookups of
+ * the 6^4 tree took 36 ms at 8 MiB, nearly one fault each, and 11 ms at
+ * 512 KiB. Store paths are random, so past the path index's inner pages
+ * most lookups read a leaf page whatever the size, and for 100k lookups
+ * (78k reads at 8 MiB) a larger cache only saves a few reads a fault
+ * costs: 8 MiB was the best of 0.25-64 MiB (395-455 ms, 2 MiB 435-466,
+ * 512 KiB 510-570), and grown to it on the way the run pays its faults
+ * once it has lookups to spread them over.
  */
-const PAGE_CACHE_KIB = 8 * 1024;
+const PAGE_CACHE_KIB = { first: 512, last: 8 * 1024, lookupsPerKiB: 4 };
+
+/** The page cache for a connection that has made `lookups` lookups: see PAGE_CACHE_KIB. */
+export function pageCacheKiB(lookups: number): number {
+  const { first, last, lookupsPerKiB } = PAGE_CACHE_KIB;
+  return Math.min(last, Math.max(first, 2 ** Math.floor(Math.log2(Math.max(1, lookups / lookupsPerKiB)))));
+}
 
 /** NIX_REMOTE values that mean the store whose database is on this machine. */
 const LOCAL_STORES = new Set(['', 'auto', 'local', 'daemon', 'unix://']);
@@ -56,6 +68,9 @@ interface Connection {
    */
   missing: StatementSync;
   users: number;
+  /** Paths looked up, which size the page cache (pageCacheKiB), and the cache's size now. */
+  lookups: number;
+  cacheKiB: number;
 }
 
 const connections = new Map<string, Connection>();
@@ -83,9 +98,11 @@ export class StoreValidity {
     let db: DatabaseSync | undefined;
     try {
       db = new DatabaseSync(file, { readOnly: true });
-      db.exec(`PRAGMA cache_size = -${PAGE_CACHE_KIB}`);
+      const cacheKiB = pageCacheKiB(0);
+      db.exec(`PRAGMA cache_size = -${cacheKiB}`);
       // Preparing the query reads the schema: a database that cannot be read fails here.
-      const connection = { db, missing: db.prepare('SELECT value FROM json_each(?) WHERE value NOT IN (SELECT path FROM ValidPaths)'), users: 0 };
+      const missing = db.prepare('SELECT value FROM json_each(?) WHERE value NOT IN (SELECT path FROM ValidPaths)');
+      const connection: Connection = { db, missing, users: 0, lookups: 0, cacheKiB };
       connections.set(file, connection);
       return new StoreValidity(file, connection);
     } catch {
@@ -97,8 +114,16 @@ export class StoreValidity {
   /** Those of `paths` the store does not hold as valid. */
   invalid(paths: readonly string[]): Set<string> {
     if (paths.length === 0) return new Set();
-    if (!this.#connection) throw new Error('the store database is closed');
-    return new Set(this.#connection.missing.all(JSON.stringify(paths)).map((row) => row['value'] as string));
+    const connection = this.#connection;
+    if (!connection) throw new Error('the store database is closed');
+    const invalid = new Set(connection.missing.all(JSON.stringify(paths)).map((row) => row['value'] as string));
+    connection.lookups += paths.length;
+    const cacheKiB = pageCacheKiB(connection.lookups);
+    if (cacheKiB !== connection.cacheKiB) {
+      connection.db.exec(`PRAGMA cache_size = -${cacheKiB}`);
+      connection.cacheKiB = cacheKiB;
+    }
+    return invalid;
   }
 
   /** Done with it; the connection closes with its last user. */

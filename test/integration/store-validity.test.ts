@@ -1,7 +1,7 @@
 /** StoreValidity against the real store: what nix-instantiate wrote is valid, a made-up path is not; another store is not read. */
 import { execa } from 'execa';
 import { expect, test } from 'vitest';
-import { StoreValidity } from '../../src/nix/store-validity.js';
+import { StoreValidity, pageCacheKiB } from '../../src/nix/store-validity.js';
 
 test('the paths a read-only sweep would keep are exactly those the store holds as valid', async () => {
   const expr = `derivation { name = "validity-${process.pid}-${Date.now()}"; system = "x86_64-linux"; builder = "/bin/sh"; }`;
@@ -36,4 +36,18 @@ test('evaluators share one connection: closing one leaves the others reading, an
   const again = StoreValidity.open({ nixOptions: [] })!;
   expect(again.invalid([written])).toEqual(new Set());
   again.close();
+});
+
+test('the page cache grows with the lookups, from 512 KiB to 8 MiB, and answers stay the same as it does', async () => {
+  expect([0, 2047, 4096, 8192, 16384, 32768, 10 ** 6].map(pageCacheKiB)).toEqual([512, 512, 1024, 2048, 4096, 8192, 8192]);
+  const expr = `derivation { name = "growing-${process.pid}-${Date.now()}"; system = "x86_64-linux"; builder = "/bin/sh"; }`;
+  const written = (await execa('nix-instantiate', ['--expr', expr])).stdout.trim();
+  const validity = StoreValidity.open({ nixOptions: [] })!;
+  try {
+    // Past every step: 20k lookups of each path, a line's worth at a time.
+    const line = Array.from({ length: 256 }, (_, i) => (i % 2 === 0 ? written : `${written}x`));
+    for (let i = 0; i < 160; i++) expect(validity.invalid(line)).toEqual(new Set([`${written}x`]));
+  } finally {
+    validity.close();
+  }
 });
