@@ -39,6 +39,8 @@ export interface ServingLimits {
   handshakeTimeoutMs: number;
   /** The worker's shipped sources, shared by its connections. */
   sources: SourceShelf;
+  /** Shared by the worker's connections: an evaluator of one of them could not start (see #setup). */
+  health: { evaluatorFailed: boolean };
 }
 
 /** NAR bytes a connection queues for import before it stops reading from the master. */
@@ -150,7 +152,13 @@ export class ServedConnection {
       // others. A file or an expression has nothing to check that the master and the shipped sources have not
       // (as for a local worker): its first Work starts what it needs, a repl or only sweeps, which for a part
       // of the root is no repl at all. A repl started here was 150 ms of a small input's 500 ms on a remote.
-      if (decision.config.input.kind === 'flake') await evaluator.start();
+      // Once an evaluator could not start (Nix broken or gone), setups start theirs again until one does, so
+      // that a master reconnecting meets a refusal instead of the same failure at its next Work.
+      const { health } = this.#limits;
+      if (decision.config.input.kind === 'flake' || health.evaluatorFailed) {
+        await evaluator.start();
+        health.evaluatorFailed = false;
+      }
     } catch (error) {
       await evaluator.close();
       return this.#refuse(error instanceof InputError ? error.message : `cannot start the evaluator: ${(error as Error).message}`);
@@ -225,6 +233,7 @@ export class ServedConnection {
       // to evaluate any more: then the master must hear it, or it would wait
       // for this chunk for ever while pings keep getting pongs.
       if (!this.#connection.closed) {
+        this.#limits.health.evaluatorFailed = true;
         const reason = `the evaluator failed: ${(error as Error).message}`;
         this.#log.warn({ reason }, 'ending the connection');
         this.#connection.end({ kind: 'error', message: reason });

@@ -33,7 +33,7 @@ export interface TlsFiles {
 /** Connections in handshake at once, past which the oldest is dropped for the newest. */
 export const MAX_GREETING = 64;
 
-export interface WorkerServerOptions extends Omit<ServingLimits, 'handshakeTimeoutMs' | 'budget' | 'claimSlot' | 'sources'> {
+export interface WorkerServerOptions extends Omit<ServingLimits, 'handshakeTimeoutMs' | 'budget' | 'claimSlot' | 'sources' | 'health'> {
   host: string;
   port: number;
   tls?: TlsFiles;
@@ -53,6 +53,8 @@ export class WorkerServer {
   /** Its connections' evaluators keep together to --max-connections × --max-memory. */
   readonly #budget: MemoryBudget;
   readonly #sources = new SourceShelf();
+  /** Whether an evaluator of a connection could not start lately: setups then check by starting theirs (see ServedConnection). */
+  readonly #health = { evaluatorFailed: false };
 
   constructor(options: WorkerServerOptions) {
     this.#options = options;
@@ -108,7 +110,7 @@ export class WorkerServer {
       this.#served.add(served);
       return undefined;
     };
-    const served: ServedConnection = new ServedConnection(connection, { token, policy, maxMemoryMiB, budget: this.#budget, handshakeTimeoutMs, claimSlot, sources: this.#sources }, log);
+    const served: ServedConnection = new ServedConnection(connection, { token, policy, maxMemoryMiB, budget: this.#budget, handshakeTimeoutMs, claimSlot, sources: this.#sources, health: this.#health }, log);
     this.#greeting.set(served, connection);
     connection.onClose((error) => {
       this.#greeting.delete(served);
