@@ -5,6 +5,7 @@
 import { execFile, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { nixEnvironment } from './environment.js';
+import { parsesPlainly } from './syntax.js';
 
 export const FLAKE_FEATURES = ['--extra-experimental-features', 'nix-command flakes'];
 
@@ -137,7 +138,8 @@ export interface LabelledExpression {
  * waits on an unfinished one. One nix-instantiate for all of them; only when
  * that fails, one each, to name the culprit. Throws NixCommandError.
  */
-export async function checkParse(expressions: readonly LabelledExpression[], cwd: string): Promise<void> {
+export async function checkParse(all: readonly LabelledExpression[], cwd: string): Promise<void> {
+  const expressions = all.filter((e) => !parsesPlainly(e.text));
   if (expressions.length === 0) return;
   const parse = (text: string) => runNix('nix-instantiate', ['--parse', '-'], { cwd, input: text });
   const together = expressions.length === 1 ? undefined : `[ ${expressions.map((e) => `(${e.text}\n)`).join(' ')} ]`;

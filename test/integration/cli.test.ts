@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { expect, test } from 'vitest';
 import { CLI, FIXTURES, ROOT, derivations, runCli } from '../helpers.js';
+import { PLAIN_TEXTS } from '../plain-texts.js';
 
 const JOBS = `${FIXTURES}/jobs.nix`;
 
@@ -58,6 +59,12 @@ test('bad input exits 1 with one line and no stack trace', async () => {
   expectOneLineError(await runCli(['eval', '--expr', '{ a = 1;']), 1, /--expr: syntax error/);
   expectOneLineError(await runCli(['eval', '--file', JOBS, '--arg', 'label', '1 +']), 1, /--arg label: syntax error/);
   expectOneLineError(await runCli(['eval', '--expr', 'throw "no root"']), 1, /no root/);
+});
+
+test('what skips the syntax check (a lone number, true, false, null) is valid Nix, as Nix itself says', async () => {
+  for (const text of PLAIN_TEXTS) await expect(execa('nix-instantiate', ['--parse', '-'], { input: text }), text).resolves.toMatchObject({ exitCode: 0 });
+  const run = await runCli(['eval', '--expr', '{ count }: { n = count; }', '--arg', 'count', '5000']);
+  expect(run.exitCode, run.stderr).toBe(0);
 });
 
 test('--help explains every flag', async () => {

@@ -1,5 +1,6 @@
 import { expect, test } from 'vitest';
-import { formatAttrPath, nixString, nixStringList, parseAttrPath } from '../../src/nix/syntax.js';
+import { formatAttrPath, nixString, nixStringList, parseAttrPath, parsesPlainly } from '../../src/nix/syntax.js';
+import { PLAIN_TEXTS } from '../plain-texts.js';
 
 test('nixString escapes what a Nix string literal must', () => {
   expect(nixString('plain')).toBe('"plain"');
@@ -31,4 +32,10 @@ test('parseAttrPath reads dotted paths with quoted names', () => {
   expect(parseAttrPath('a..b')).toEqual({ error: "empty attribute name in 'a..b'" });
   expect(parseAttrPath('a.')).toEqual({ error: "empty attribute name in 'a.'" });
   expect(parseAttrPath('a."b')).toEqual({ error: `missing closing quote in attribute path 'a."b'` });
+});
+
+
+test('parsesPlainly vouches for a lone number, true, false or null, never a name Nix must resolve or anything more', () => {
+  for (const text of PLAIN_TEXTS) expect(parsesPlainly(text), text).toBe(true);
+  for (const text of ['', 'pkgs', 'truex', 'if', 'let', '1 +', '1 + 1', '{ }', '"s"', './x', '.5', 'a.b', '5 # c', '1\n2', '-']) expect(parsesPlainly(text), text).toBe(false);
 });
