@@ -10,7 +10,7 @@
  * erasable TypeScript here, and only Node's own modules.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
@@ -255,7 +255,6 @@ const remote = everything ? await benchRemote() : undefined;
  * start included, against a cold `evix eval --no-daemon` of it.
  */
 async function benchDaemon(): Promise<{ cold: number; warm: number; prefix: number }> {
-  const { mkdtempSync } = await import('node:fs');
   const socket = `${mkdtempSync(`${tmpdir()}/evix-bench-`)}/evix.sock`;
   const daemon = spawn(`${ROOT}dist/bin/evixd.js`, ['--foreground', '--socket', socket, '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
   await new Promise<void>((resolve) => daemon.stderr.setEncoding('utf8').on('data', (c: string) => c.includes('listening') && resolve()));
@@ -283,10 +282,8 @@ const daemon = everything ? await benchDaemon() : undefined;
 
 /** The heavy fixture as a flake: a cold walk (--refresh) against a cached one, side by side. */
 async function benchEvalCache(): Promise<{ cold: number; cached: number; speedup: number }> {
-  const { mkdtempSync, copyFileSync } = await import('node:fs');
   const root = mkdtempSync(`${tmpdir()}/evix-bench-cache-`);
   const flake = `${root}/flake`;
-  const { mkdirSync } = await import('node:fs');
   mkdirSync(flake);
   for (const file of ['machines.nix', 'fixpoint.nix']) copyFileSync(`${ROOT}bench/fixtures/${file}`, `${flake}/${file}`);
   writeFileSync(`${flake}/flake.nix`, '{ outputs = { self }: { hydraJobs = import ./machines.nix { modules = 1000; options = 60; }; }; }\n');
