@@ -45,7 +45,14 @@ import type { WorkUnit } from '../work.js';
  * visits each set once, so the memo's records would only cost (5% of a
  * sweep of 100k trivial derivations). `walkedChildren` and `startOf` take
  * how to step to a child (`childOf` for the memo tree, `valueOf`) so that
- * chunks and sweeps walk the same way.
+ * chunks and sweeps walk the same way. A sweep's group is forced by the
+ * toJSON that prints it, under one tryEval for the group; only a group
+ * that throws is described again one by one behind guardedOf. A tryEval
+ * and a deepSeq per description cost 5% of a part of flat 100k (1.87 s
+ * against 1.74 s of one core, min of 6). The extras (meta, --apply,
+ * constituents) are still forced deeply, since toJSON skips what sits
+ * beside an outPath; the rest of a description is strings and lists,
+ * which toJSON forces whole.
  *
  * Meta values are kept when they force and serialise (no functions, no
  * derivations), the rule Nix uses for `nix-env --json --meta`.
@@ -145,15 +152,27 @@ let
     in { names = map (item: item.name) start; levels = levels (builtins.length start) start; };
   sweep = opts: root: readOnly: marker: group: start:
     let
-      unwritten = d: readOnly && builtins.head d == 0 && builtins.elemAt d 6 != null && builtins.hasContext (builtins.toJSON (builtins.elemAt d 6));
-      describeAt = isRoot: v: let d = guardedOf (describeValue opts isRoot v (namesOf v)); in if unwritten d then [ 3 ] else d;
+      checked = d:
+        let extras = builtins.elemAt d 6; in
+        if builtins.head d != 0 || extras == null then d
+        else builtins.deepSeq extras (if readOnly && builtins.hasContext (builtins.toJSON extras) then [ 3 ] else d);
+      describeAt = isRoot: v: checked (guardedOf (describeValue opts isRoot v (namesOf v)));
       slice = list: n: g: builtins.genList (i: builtins.elemAt list (g * group + i)) (if n - g * group < group then n - g * group else group);
-      emit = described: n: builtins.foldl'
-        (printed: g: builtins.seq printed (builtins.trace (marker + builtins.toJSON (slice described n g)) null))
-        null (builtins.genList (g: g) ((n + group - 1) / group));
+      printedGroup = raw: n: g:
+        let
+          items = slice raw n g;
+          fast = map checked items;
+          tried = builtins.tryEval (builtins.toJSON fast);
+          described = if tried.success then fast else map (d: checked (guardedOf d)) items;
+          json = if tried.success then tried.value else builtins.toJSON described;
+        in builtins.seq (builtins.trace (marker + json) null) described;
       go = values:
-        let n = builtins.length values; described = map (describeAt false) values; in
-        if n == 0 then null else builtins.seq (emit described n) (go (walkedChildren valueOf values described));
+        let
+          n = builtins.length values;
+          groups = builtins.genList (printedGroup (map (v: describeValue opts false v (namesOf v)) values) n) ((n + group - 1) / group);
+        in if n == 0 then null
+          else builtins.seq (builtins.foldl' (printed: described: builtins.seq described printed) null groups)
+            (go (walkedChildren valueOf values (builtins.concatLists groups)));
       part = start.part;
       node = select root part.path;
       nodeDescribed = describeAt (part.path == [ ]) node;

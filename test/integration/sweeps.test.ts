@@ -115,6 +115,19 @@ describe('a sweep over derivations the store has', async () => {
     expect(sweeps.length).toBeGreaterThan(0);
     expect(sweeps.every((writes) => writes === false)).toBe(true);
   });
+
+  test('leaves to chunks only the attribute whose error tryEval caught, not the rest of its group', async () => {
+    const evaluator = evaluatorFor(seed);
+    const root = await alone(evaluator, []);
+    if (!isAttrsetEvent(root)) throw new Error('the root is not a set');
+    // Without the two errors that end a sweep, so that one sweep describes every group: a range is positions in the root's sorted names.
+    expect([root.attrs[0], root.attrs.at(-1)]).toEqual(['aborts', 'typeError']);
+    const names = root.attrs.slice(1, -1);
+    const delivered: WorkResult[] = [];
+    const { results, left } = await evaluator.sweep([{ kind: 'siblings', parent: [], from: 1, names }], (r) => void delivered.push(...r));
+    expect(left.flatMap((unit) => (unit.kind === 'siblings' ? unit.names : []))).toEqual(['throws']);
+    expect(delivered.length + results.length).toBe(expected.length - 1 - 3);
+  });
 });
 
 test('a read-only sweep counts derivations, not sets, before it decides the store lacks them', async () => {
