@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { DEFAULT_MAX_MEMORY_MIB } from '../config.js';
 import { isLoopback, parseEndpoint } from '../remote/endpoint.js';
-import { DEFAULT_ALLOWED_OPTIONS } from '../remote/policy.js';
+import { DEFAULT_ALLOWED_OPTIONS } from '../remote/allowed-options.js';
 import { UsageError } from './argv.js';
 import { collect } from './config-options.js';
 import { loggerFor, withLogOptions, type LogFlags } from './logging.js';

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import type { ResolvedInput } from '../config.js';
 import { FLAKE_FEATURES, NixCommandError, runNix, startNixEarly } from './commands.js';
 import { splitFlakeReference } from './flake-ref.js';
-import { storePathInput } from './ship-sources.js';
+import { storePathInput } from './locked-input.js';
 import { parseAttrPath } from './syntax.js';
 
 interface FlakeMetadata {

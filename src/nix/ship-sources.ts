@@ -29,6 +29,7 @@ import type { FlakeLock, StoreSource, WorkerConfig } from '../config.js';
 import { FLAKE_FEATURES, NixCommandError, runNix } from './commands.js';
 import { nixEnvironment } from './environment.js';
 import { narOfLocalPath } from './nar.js';
+import { storePathInput } from './locked-input.js';
 import { parsePathInfo } from './path-info.js';
 import { nixString, splitIncludeEntry } from './syntax.js';
 import { parseSha256, sourceStorePath, sriSha256, storePathName } from './store-path.js';
@@ -88,31 +89,6 @@ async function fetchLocked(locked: Record<string, Record<string, unknown>>, work
   } catch (error) {
     throw new NixCommandError(`cannot fetch the flake's inputs to ship them: ${(error as Error).message}`);
   }
-}
-
-/**
- * A locked input as a path input on its store path (with its NAR hash when
- * known), and the attributes of its sourceInfo that Nix derives from the
- * locked input (as Nix 2.8's emitTreeAttrs does).
- */
-export function storePathInput(
-  locked: Record<string, unknown>,
-  storePath: string,
-  narHash: unknown = locked.narHash,
-): { locked: Record<string, unknown>; shippedInfo: Record<string, unknown> } {
-  const info: Record<string, unknown> = {};
-  if (locked.type === 'git') info.submodules = locked.submodules ?? false;
-  if (typeof locked.rev === 'string') Object.assign(info, { rev: locked.rev, shortRev: locked.rev.slice(0, 7) });
-  if (locked.revCount !== undefined) info.revCount = locked.revCount;
-  // Newer Nix describe a dirty tree's revision too.
-  if (typeof locked.dirtyRev === 'string') Object.assign(info, { dirtyRev: locked.dirtyRev, dirtyShortRev: locked.dirtyShortRev });
-  if (typeof locked.lastModified === 'number') {
-    info.lastModified = locked.lastModified;
-    info.lastModifiedDate = new Date(locked.lastModified * 1000).toISOString().replace(/\.\d+Z$/, '').replace(/\D/g, '');
-  }
-  // With its narHash it is a locked input, which pure evaluation requires.
-  const pinned = narHash === undefined ? {} : { narHash };
-  return { locked: { type: 'path', path: storePath, ...pinned, ...(locked.dir === undefined ? {} : { dir: locked.dir }) }, shippedInfo: info };
 }
 
 /**

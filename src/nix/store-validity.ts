@@ -16,6 +16,7 @@
  * --store, --eval-store or NIX_REMOTE naming another store, the local
  * database says nothing about it, and sweeps write instead.
  */
+import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 
@@ -77,45 +78,71 @@ const connections = new Map<string, Connection>();
 
 export class StoreValidity {
   readonly #file: string;
-  #connection: Connection | undefined;
+  /** Undefined until connect(); null once closed. */
+  #connection: Connection | null | undefined;
+  /** The database could not be read after all: every path counts as missing, so sweeps write. */
+  #unreadable = false;
 
-  private constructor(file: string, connection: Connection) {
+  private constructor(file: string) {
     this.#file = file;
-    this.#connection = connection;
-    connection.users++;
   }
 
   /**
    * The local store's database, or undefined when the run uses another
-   * store or the database cannot be read (no Nix state here, permissions).
+   * store or its file cannot be read (no Nix state here, permissions).
+   * Nothing is read yet: see connect().
    */
   static open(choice: StoreChoice, env: NodeJS.ProcessEnv = process.env): StoreValidity | undefined {
     if (choice.evalStore !== undefined || choice.nixOptions.some(([key]) => key === 'store' || key === 'eval-store')) return undefined;
     if (!LOCAL_STORES.has(env['NIX_REMOTE'] ?? '')) return undefined;
     const file = join(env['NIX_STATE_DIR'] ?? '/nix/var/nix', 'db', 'db.sqlite');
-    const open = connections.get(file);
-    if (open) return new StoreValidity(file, open);
-    let db: DatabaseSync | undefined;
-    try {
-      db = new DatabaseSync(file, { readOnly: true });
-      const cacheKiB = pageCacheKiB(0);
-      db.exec(`PRAGMA cache_size = -${cacheKiB}`);
-      // Preparing the query reads the schema: a database that cannot be read fails here.
-      const missing = db.prepare('SELECT value FROM json_each(?) WHERE value NOT IN (SELECT path FROM ValidPaths)');
-      const connection: Connection = { db, missing, users: 0, lookups: 0, cacheKiB };
-      connections.set(file, connection);
-      return new StoreValidity(file, connection);
-    } catch {
-      db?.close();
-      return undefined;
+    if (!connections.has(file)) {
+      try {
+        accessSync(file, constants.R_OK);
+      } catch {
+        return undefined;
+      }
     }
+    return new StoreValidity(file);
+  }
+
+  /**
+   * Opens the connection now, where its cost overlaps something else (a
+   * sweep's start); otherwise the first lookup opens it. Nix's database is
+   * in WAL mode, and the first connection to it rebuilds the index of the
+   * write-ahead log by reading the log: 44 ms here for a log of 164 MB,
+   * which used to be spent before the first sweep was spawned.
+   */
+  connect(): void {
+    if (this.#connection !== undefined || this.#unreadable) return;
+    let connection = connections.get(this.#file);
+    if (!connection) {
+      let db: DatabaseSync | undefined;
+      try {
+        db = new DatabaseSync(this.#file, { readOnly: true });
+        const cacheKiB = pageCacheKiB(0);
+        db.exec(`PRAGMA cache_size = -${cacheKiB}`);
+        // Preparing the query reads the schema: a file that is not the store's database fails here.
+        const missing = db.prepare('SELECT value FROM json_each(?) WHERE value NOT IN (SELECT path FROM ValidPaths)');
+        connection = { db, missing, users: 0, lookups: 0, cacheKiB };
+        connections.set(this.#file, connection);
+      } catch {
+        db?.close();
+        this.#unreadable = true;
+        return;
+      }
+    }
+    connection.users++;
+    this.#connection = connection;
   }
 
   /** Those of `paths` the store does not hold as valid. */
   invalid(paths: readonly string[]): Set<string> {
+    if (this.#connection === null) throw new Error('the store database is closed');
     if (paths.length === 0) return new Set();
+    this.connect();
     const connection = this.#connection;
-    if (!connection) throw new Error('the store database is closed');
+    if (!connection) return new Set(paths);
     const invalid = new Set(connection.missing.all(JSON.stringify(paths)).map((row) => row['value'] as string));
     connection.lookups += paths.length;
     const cacheKiB = pageCacheKiB(connection.lookups);
@@ -129,8 +156,8 @@ export class StoreValidity {
   /** Done with it; the connection closes with its last user. */
   close(): void {
     const connection = this.#connection;
+    this.#connection = null;
     if (!connection) return;
-    this.#connection = undefined;
     if (--connection.users > 0) return;
     connections.delete(this.#file);
     connection.db.close();

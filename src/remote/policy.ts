@@ -20,16 +20,6 @@ import type { StoreSource, WorkerConfig } from '../config.js';
 import { parseSha256, sourceStorePath, storePathName } from '../nix/store-path.js';
 import { splitIncludeEntry } from '../nix/syntax.js';
 
-export const DEFAULT_ALLOWED_OPTIONS: readonly string[] = [
-  'allow-import-from-derivation',
-  'restrict-eval',
-  'pure-eval',
-  'system',
-  'extra-platforms',
-  'max-call-depth',
-  'warn-dirty',
-];
-
 export interface WorkerPolicy {
   allowImpure: boolean;
   allowedOptions: ReadonlySet<string>;

@@ -395,6 +395,8 @@ export class Evaluator {
         onLog: (line) => this.#log.info({ attr }, line),
       });
       this.#sweep = sweep;
+      // While Nix starts, before its first line needs it.
+      validity?.connect();
       const watch = setInterval(() => {
         const rss = sweep.residentMiB();
         if (rss !== undefined && rss > config.maxMemoryMiB) sweep.killForMemory(`${Math.round(rss)} MiB resident, past the ${config.maxMemoryMiB} MiB limit (--max-memory)`);

@@ -1,4 +1,7 @@
 /** StoreValidity against the real store: what nix-instantiate wrote is valid, a made-up path is not; another store is not read. */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { expect, test } from 'vitest';
 import { StoreValidity, pageCacheKiB } from '../../src/nix/store-validity.js';
@@ -49,5 +52,21 @@ test('the page cache grows with the lookups, from 512 KiB to 8 MiB, and answers 
     for (let i = 0; i < 160; i++) expect(validity.invalid(line)).toEqual(new Set([`${written}x`]));
   } finally {
     validity.close();
+  }
+});
+
+test('a file that is not the store database, found readable, leaves every path missing, so sweeps write', async () => {
+  const state = await mkdtemp(join(tmpdir(), 'evix-validity-'));
+  try {
+    await mkdir(join(state, 'db'));
+    await writeFile(join(state, 'db', 'db.sqlite'), 'not a database');
+    const validity = StoreValidity.open({ nixOptions: [] }, { NIX_STATE_DIR: state });
+    expect(validity).toBeDefined();
+    validity!.connect();
+    expect(validity!.invalid(['/nix/store/a', '/nix/store/b'])).toEqual(new Set(['/nix/store/a', '/nix/store/b']));
+    validity!.close();
+    expect(() => validity!.invalid(['/nix/store/a'])).toThrow(/closed/);
+  } finally {
+    await rm(state, { recursive: true, force: true });
   }
 });
