@@ -1,8 +1,9 @@
 /**
  * The Nix options a worker accepts from any master (`--option KEY`);
- * `evix worker --allow-option` adds others (src/remote/policy.ts decides what else a master may send). Its own module
- * so that the CLI, which names them in its help, does not load the
- * policy's store-path hashing and node:crypto at every start (21 ms here).
+ * `evix worker --allow-option` adds others, and src/remote/policy.ts
+ * applies them. Its own module so that the CLI, which names them in its
+ * help, does not load the policy's store-path hashing and node:crypto at
+ * every start (21 ms here).
  */
 export const DEFAULT_ALLOWED_OPTIONS: readonly string[] = [
   'allow-import-from-derivation',
