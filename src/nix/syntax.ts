@@ -47,11 +47,13 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_'-]*$/;
 const KEYWORDS = new Set(['if', 'then', 'else', 'assert', 'with', 'let', 'in', 'rec', 'inherit', 'or']);
 
 /**
- * A number, `true`, `false` or `null`, alone: what `--arg count 5000`
- * passes. Not any other name: Nix's parser reports a name bound nowhere
- * (`undefined variable 'pkgs'`), and that check stays Nix's.
+ * A number, `true`, `false`, `null`, or a string with no `$`, `\` or
+ * quote inside, alone: what `--arg count 5000` or `--arg system
+ * '"x86_64-linux"'` passes. Not any other name: Nix's parser reports a
+ * name bound nowhere (`undefined variable 'pkgs'`), and that check stays
+ * Nix's; nor an interpolation, which may name one.
  */
-const PLAIN_LITERAL = /^\s*(-?[0-9]+(\.[0-9]+)?|true|false|null)\s*$/;
+const PLAIN_LITERAL = /^\s*(-?[0-9]+(\.[0-9]+)?|true|false|null|"[^"\\$]*")\s*$/;
 
 /**
  * Whether `text` is valid Nix without asking Nix (see PLAIN_LITERAL).

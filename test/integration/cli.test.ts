@@ -61,7 +61,7 @@ test('bad input exits 1 with one line and no stack trace', async () => {
   expectOneLineError(await runCli(['eval', '--expr', 'throw "no root"']), 1, /no root/);
 });
 
-test('what skips the syntax check (a lone number, true, false, null) is valid Nix, as Nix itself says', async () => {
+test('what skips the syntax check (a lone number, true, false, null, a plain string) is valid Nix, as Nix itself says', async () => {
   for (const text of PLAIN_TEXTS) await expect(execa('nix-instantiate', ['--parse', '-'], { input: text }), text).resolves.toMatchObject({ exitCode: 0 });
   const run = await runCli(['eval', '--expr', '{ count }: { n = count; }', '--arg', 'count', '5000']);
   expect(run.exitCode, run.stderr).toBe(0);

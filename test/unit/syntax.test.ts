@@ -35,7 +35,8 @@ test('parseAttrPath reads dotted paths with quoted names', () => {
 });
 
 
-test('parsesPlainly vouches for a lone number, true, false or null, never a name Nix must resolve or anything more', () => {
+test('parsesPlainly vouches for a lone number, true, false, null or plain string, never a name Nix must resolve or anything more', () => {
   for (const text of PLAIN_TEXTS) expect(parsesPlainly(text), text).toBe(true);
-  for (const text of ['', 'pkgs', 'truex', 'if', 'let', '1 +', '1 + 1', '{ }', '"s"', './x', '.5', 'a.b', '5 # c', '1\n2', '-']) expect(parsesPlainly(text), text).toBe(false);
+  for (const text of ['', 'pkgs', 'truex', 'if', 'let', '1 +', '1 + 1', '{ }', './x', '.5', 'a.b', '5 # c', '1\n2', '-']) expect(parsesPlainly(text), text).toBe(false);
+  for (const text of ['"${pkgs}"', '"$x"', '"a\\"', '"a" + "b"', '"a" "b"', '"open', "''indented''", '"a"b"']) expect(parsesPlainly(text), text).toBe(false);
 });
