@@ -21,7 +21,8 @@ export type WorkUnit =
    * A root of the walk swept in `parts` parts at once (see Dispatcher): part
    * 0 answers the attribute itself; part k the children at positions k,
    * k + parts, k + 2 parts, ... of its attrs list, with everything under
-   * them. Only for workers that sweep; never sent to a remote.
+   * them. Only for workers that sweep here or at the other end of a
+   * connection (Worker.answersParts).
    */
   | { readonly kind: 'part'; readonly path: AttrPath; readonly part: number; readonly parts: number };
 

@@ -213,22 +213,32 @@ export class Dispatcher {
     return true;
   }
 
+  /**
+   * Starts `chunk` on `lane`: as a sweep when asked and the worker sweeps,
+   * but for a chunk tried before that delivered as it went (a sweep that
+   * fails names what it left, which would not be filtered through the
+   * chunk's record: see Scheduler.stream).
+   */
   #start(lane: Lane, chunk: HeldChunk, sweep = false): void {
     const sentAt = performance.now();
     let delivered = 0;
+    const sweeps = sweep && lane.worker.sweep !== undefined && chunk.earlier === undefined;
     // A sweep holds a large share: while the consumer is full, it is held back (see Worker.sweep).
     const deliver = (results: ChunkAnswer) => {
       if (this.#stopped || lane.state === 'gone') return undefined;
       delivered += results.length;
-      this.#scheduler.deliver(lane.worker.id, chunk, results, this.#onEvent);
+      if (sweeps) this.#scheduler.deliver(lane.worker.id, chunk, results, this.#onEvent);
+      else this.#scheduler.stream(lane.worker.id, chunk, results, this.#onEvent);
       return this.#consumerReady?.();
     };
-    lane.sweeping = sweep;
+    lane.sweeping = sweeps;
     const answered: Promise<SweepAnswer> =
-      sweep && lane.worker.sweep ? lane.worker.sweep(chunk.units, deliver) : lane.worker.evaluate(chunk.units, lane.pace.budget).then((results) => ({ results, left: [] }));
+      sweeps && lane.worker.sweep
+        ? lane.worker.sweep(chunk.units, deliver)
+        : lane.worker.evaluate(chunk.units, lane.pace.budget, (results) => void deliver(results)).then((results) => ({ results, left: [] }));
     answered
       .finally(() => {
-        if (sweep) lane.sweeping = false;
+        if (sweeps) lane.sweeping = false;
       })
       .then(
         ({ results: answer, left }) => {

@@ -12,7 +12,8 @@
  *   attribute waits for a worker that owns the system; when no worker left
  *   owns it the run fails with a fatal error.
  * - A worker that fails or leaves mid-chunk puts its chunks back, first in
- *   line.
+ *   line. A chunk answered as it went (see stream()) comes back with a
+ *   record of what it delivered, which its next answer is filtered through.
  * - An error at the root is fatal: there is nothing else to walk.
  * - The run is over when nothing is queued and no worker holds a chunk.
  *
@@ -33,6 +34,7 @@ import {
 import type { RunFailure } from '../failures.js';
 import { formatAttrPath, type AttrPath } from '../nix/syntax.js';
 import { chunkSize, type ChunkAnswer, type WorkUnit } from '../work.js';
+import { EarlierAnswers } from './earlier-answers.js';
 
 type PartUnit = Extract<WorkUnit, { kind: 'part' }>;
 
@@ -44,6 +46,8 @@ export interface HeldChunk {
   readonly units: WorkUnit[];
   /** Attributes it names. */
   readonly size: number;
+  /** What earlier attempts at it delivered (see Scheduler.stream); its answers are filtered through it. */
+  earlier?: EarlierAnswers;
 }
 
 /** Children of one set not yet handed out: `attrs[start..end)`. */
@@ -54,6 +58,12 @@ interface SiblingRange {
   readonly end: number;
   /** Position of attrs[0] among the parent's attrs: 0 but for some of them left by a sweep (see requeue). */
   readonly offset: number;
+  /**
+   * Children of a set an earlier attempt walked and a later one did not
+   * (see #answer): some under it were delivered, so its chunks are filtered
+   * through that record, and taken alone.
+   */
+  readonly earlier?: EarlierAnswers;
 }
 
 export class Scheduler {
@@ -151,7 +161,7 @@ export class Scheduler {
    */
   complete(workerId: string, chunk: HeldChunk, answer: ChunkAnswer, onEvent: (event: EvalEvent) => void): RunFailure | undefined {
     if (!this.#release(workerId, chunk)) throw new Error(`worker ${workerId} completed a chunk it does not hold`);
-    return this.#answer(workerId, answer, onEvent);
+    return this.#answer(workerId, chunk, answer, onEvent);
   }
 
   /**
@@ -161,20 +171,53 @@ export class Scheduler {
    */
   deliver(workerId: string, chunk: HeldChunk, results: ChunkAnswer, onEvent: (event: EvalEvent) => void): RunFailure | undefined {
     if (!this.#busy.get(workerId)?.has(chunk)) throw new Error(`worker ${workerId} answered a chunk it does not hold`);
-    return this.#answer(workerId, results, onEvent);
+    return this.#answer(workerId, chunk, results, onEvent);
   }
 
-  #answer(workerId: string, answer: ChunkAnswer, onEvent: (event: EvalEvent) => void): RunFailure | undefined {
+  /**
+   * Part of the answer to a chunk `workerId` still holds, from a worker
+   * that, should it fail, cannot say what it left unanswered (a remote
+   * whose connection is lost): taken as deliver() takes it, and recorded
+   * on the chunk (EarlierAnswers), so that when fail() puts the chunk back
+   * whole its next answer delivers only what this one did not.
+   */
+  stream(workerId: string, chunk: HeldChunk, results: ChunkAnswer, onEvent: (event: EvalEvent) => void): RunFailure | undefined {
+    if (!this.#busy.get(workerId)?.has(chunk)) throw new Error(`worker ${workerId} answered a chunk it does not hold`);
+    chunk.earlier ??= new EarlierAnswers();
+    return this.#answer(workerId, chunk, results, onEvent, chunk.earlier);
+  }
+
+  /**
+   * Takes results of `chunk`: filtered through what earlier attempts at it
+   * delivered, if any; recorded in `record` (see stream()).
+   */
+  #answer(workerId: string, chunk: HeldChunk, answer: ChunkAnswer, onEvent: (event: EvalEvent) => void, record?: EarlierAnswers): RunFailure | undefined {
     const systems = this.#workers.get(workerId);
+    const { earlier } = chunk;
     for (const result of answer) {
       if (this.#fatal !== undefined) return this.#fatal;
+      const fate = earlier?.before(result.attrPath);
+      if (earlier && fate !== undefined) {
+        // Delivered before. A set walked then and not now: its children come from the queue, filtered by what was delivered under it.
+        if (fate === 'walked' && isAttrsetEvent(result) && !result.childrenAnswered) this.#queueChildren(result, earlier.requeue(result.attrPath));
+        continue;
+      }
       if (isDerivationEvent(result) && !owns(systems, result.system)) {
+        record?.add(result.attrPath, 'leaf');
         this.#route(result.system, result.attrPath);
         const failure = this.#unroutable(result.system, result.attrPath);
         if (failure) return this.#fail(failure);
         continue;
       }
       this.#completed++;
+      if (isAttrsetEvent(result)) {
+        const { childrenAnswered, ...event } = result;
+        record?.add(result.attrPath, childrenAnswered ? 'walked' : 'children-queued');
+        if (!childrenAnswered) this.#queueChildren(event);
+        onEvent(event);
+        continue;
+      }
+      record?.add(result.attrPath, 'leaf');
       if (isSkip(result)) continue;
       if (isErrorEvent(result)) {
         this.#errors++;
@@ -182,18 +225,17 @@ export class Scheduler {
           onEvent({ ...result, fatal: true });
           return this.#fail({ kind: 'input', message: result.error });
         }
-      } else if (isAttrsetEvent(result)) {
-        const { childrenAnswered, ...event } = result;
-        if (!childrenAnswered && event.attrs.length > 0) {
-          this.#fresh.push({ parent: event.attrPath, attrs: event.attrs, start: 0, end: event.attrs.length, offset: 0 });
-          this.#queued += event.attrs.length;
-        }
-        onEvent(event);
-        continue;
       }
       onEvent(result);
     }
     return this.#fatal;
+  }
+
+  /** Queues the children of a set the worker did not walk, filtered through `earlier` if some of them were delivered. */
+  #queueChildren(set: { attrPath: AttrPath; attrs: readonly string[] }, earlier?: EarlierAnswers): void {
+    if (set.attrs.length === 0) return;
+    this.#fresh.push({ parent: set.attrPath, attrs: set.attrs, start: 0, end: set.attrs.length, offset: 0, ...(earlier ? { earlier } : {}) });
+    this.#queued += set.attrs.length;
   }
 
   /**
@@ -203,7 +245,9 @@ export class Scheduler {
    */
   failRest(workerId: string, chunk: HeldChunk, unanswered: readonly AttrPath[]): void {
     if (!this.#release(workerId, chunk) || unanswered.length === 0) return;
-    this.#giveBack({ units: unanswered.map((path) => ({ kind: 'path', path })), size: unanswered.length });
+    const rest: HeldChunk = { units: unanswered.map((path) => ({ kind: 'path', path })), size: unanswered.length };
+    if (chunk.earlier) rest.earlier = chunk.earlier;
+    this.#giveBack(rest);
   }
 
   /**
@@ -255,6 +299,7 @@ export class Scheduler {
       if (paths.length === 0) this.#routed.delete(system);
       if (size === maxSize) return { units, size };
     }
+    let earlier: EarlierAnswers | undefined;
     while (size < maxSize && this.#head < this.#fresh.length) {
       const entry = this.#fresh[this.#head]!;
       if (isPart(entry)) {
@@ -271,14 +316,21 @@ export class Scheduler {
         this.#head++;
         continue;
       }
+      // A range filtered through a record is alone in its chunks, which carry the record.
+      if (entry.earlier && size > 0) break;
       const count = Math.min(maxSize - size, entry.end - entry.start);
       units.push({ kind: 'siblings', parent: entry.parent, from: entry.offset + entry.start, names: entry.attrs.slice(entry.start, entry.start + count) });
       size += count;
       entry.start += count;
       if (entry.start === entry.end) this.#head++;
+      if (entry.earlier) {
+        earlier = entry.earlier;
+        break;
+      }
     }
     this.#compact();
-    return size === 0 ? undefined : { units, size };
+    if (size === 0) return undefined;
+    return earlier ? { units, size, earlier } : { units, size };
   }
 
   /** Drops the entries already taken once they are most of the array, so taking stays O(1) amortised. */

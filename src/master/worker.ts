@@ -28,10 +28,9 @@ export interface Worker {
    */
   readonly startsOnDemand?: boolean;
   /**
-   * evaluate() answers a `part` of the root (see the `part` WorkUnit) whole,
-   * for a worker that does not sweep here (a remote, whose other end
-   * sweeps): when every worker sweeps or answers parts, the walk starts in
-   * parts.
+   * evaluate() answers a `part` of the root (see the `part` WorkUnit), for
+   * a worker that does not sweep here (a remote, whose other end sweeps):
+   * when every worker sweeps or answers parts, the walk starts in parts.
    */
   readonly answersParts?: boolean;
   /** Prepares the worker for `config`. Rejects when the evaluation cannot be set up at all. */
@@ -41,9 +40,13 @@ export interface Worker {
    * walking into sets of the chunk while the answer stays within `budget`
    * attributes. Attribute-level failures resolve as error events; a
    * rejection means the worker itself failed and the whole chunk must be
-   * tried elsewhere.
+   * tried elsewhere. A chunk holding a part, whose answer is a whole sweep,
+   * may be answered as it goes: results go to `stream` before the rest
+   * resolves. A rejection then cannot say what is unanswered; the chunk is
+   * tried again whole, and what was streamed is not delivered twice (see
+   * Scheduler.stream).
    */
-  evaluate(chunk: WorkChunk, budget: number): Promise<ChunkAnswer>;
+  evaluate(chunk: WorkChunk, budget: number, stream: (results: ChunkAnswer) => void): Promise<ChunkAnswer>;
   /**
    * Evaluates a large chunk and every set under it in one pass, however many
    * attributes that brings (see SweepPlan): offered by a worker whose

@@ -45,17 +45,17 @@ export interface RemoteWorkerOptions {
 interface Pending {
   resolve: (results: ChunkAnswer) => void;
   reject: (error: Error) => void;
-  /** The Events' results, kept until its Status arrives. */
+  /** The Event's results, kept until its Status arrives; for a part, an empty list once its first Event streamed. */
   results?: WorkResult[];
-  /** The chunk holds a part, whose answer may span several Events (any other fits in one). */
-  holdsPart: boolean;
+  /** The chunk holds a part: its answer is streamed here, Event by Event (any other fits in one). */
+  stream: ((results: ChunkAnswer) => void) | undefined;
 }
 
 export class RemoteWorker implements Worker {
   readonly id: string;
   readonly systems: OwnedSystems;
   readonly maxCapacity = REMOTE_PIPELINE_DEPTH;
-  /** The worker's evaluator sweeps a part whole (Evaluator.evaluate), its answer in as many Events as it needs. */
+  /** The worker's evaluator sweeps a part (Evaluator.evaluate), its answer streamed in as many Events as it needs. */
   readonly answersParts = true;
   readonly #options: RemoteWorkerOptions;
   readonly #log: Logger;
@@ -98,12 +98,12 @@ export class RemoteWorker implements Worker {
    * past it); walking less only leaves more children to the master's queue.
    * The chunk itself must be within that bound already.
    */
-  evaluate(chunk: WorkChunk, budget: number): Promise<ChunkAnswer> {
+  evaluate(chunk: WorkChunk, budget: number, stream: (results: ChunkAnswer) => void): Promise<ChunkAnswer> {
     const connection = this.#keeper?.connection;
     if (!connection) return Promise.reject(new WorkerUnavailableError(`worker ${this.#where} is not connected`));
     const id = this.#nextId++;
     const holdsPart = chunk.some((unit) => unit.kind === 'part');
-    const done = new Promise<ChunkAnswer>((resolve, reject) => this.#pending.set(id, { resolve, reject, holdsPart }));
+    const done = new Promise<ChunkAnswer>((resolve, reject) => this.#pending.set(id, { resolve, reject, stream: holdsPart ? stream : undefined }));
     connection.send({ kind: 'work', id, chunk, budget: Math.min(budget, MAX_CHUNK_ATTRIBUTES) });
     return done;
   }
@@ -127,8 +127,10 @@ export class RemoteWorker implements Worker {
       case 'event': {
         const pending = this.#pending.get(message.id);
         if (!pending) return;
-        if (!pending.results) pending.results = message.events;
-        else if (pending.holdsPart) for (const result of message.events) pending.results.push(result);
+        if (pending.stream) {
+          pending.results ??= [];
+          pending.stream(message.events);
+        } else if (!pending.results) pending.results = message.events;
         else this.#keeper?.connection?.destroy(new Error('the worker answered a chunk in more than one event'));
         return;
       }

@@ -10,6 +10,7 @@
  * queue instead of waiting for answers that will never come.
  */
 import type { WorkerConfig } from '../config.js';
+import type { WorkResult } from '../events.js';
 import { InputError } from '../failures.js';
 import type { Logger } from '../log.js';
 import { clientMac, macEqual, newNonce, NONCE_BYTES, serverProof } from '../protocol/auth.js';
@@ -216,17 +217,25 @@ export class ServedConnection {
   /**
    * Answers at once: a chunk's results are one Event, sent with its Status
    * in one write (MessageConnection.send), so there is nothing left to batch.
-   * A part's answer (the whole walk of its share) is as long as the part
-   * is, so it goes in Events of at most MAX_CHUNK_ATTRIBUTES results, the
-   * bound of any other chunk's answer.
+   * A part's answer (the whole walk of its share) is streamed as its sweep
+   * prints it, so that the master takes it while the sweep goes on, in
+   * Events of at most MAX_CHUNK_ATTRIBUTES results, the bound of any other
+   * chunk's answer.
    */
   async #work({ id, chunk, budget }: Extract<ClientMessage, { kind: 'work' }>): Promise<void> {
     this.#inFlight++;
-    try {
-      const { results, restarted } = await this.#evaluator!.evaluate(chunk, budget);
-      for (let from = 0; from === 0 || from < results.length; from += MAX_CHUNK_ATTRIBUTES) {
+    let answered = false;
+    const send = (results: WorkResult[]): void => {
+      for (let from = 0; from < results.length; from += MAX_CHUNK_ATTRIBUTES) {
         this.#connection.send({ kind: 'event', id, events: results.slice(from, from + MAX_CHUNK_ATTRIBUTES) });
       }
+      answered ||= results.length > 0;
+    };
+    try {
+      const { results, restarted } = await this.#evaluator!.evaluate(chunk, budget, send);
+      send(results);
+      // Every answer has an Event, empty when nothing was found (a part past the first of a root without children).
+      if (!answered) this.#connection.send({ kind: 'event', id, events: [] });
       this.#connection.send({ kind: 'status', id, restart: restarted });
     } catch (error) {
       // Closed with the connection (nobody waits for the answer), or unable

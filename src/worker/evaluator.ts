@@ -80,7 +80,7 @@ const SWEEP_DEATHS = 2;
  * as a flat set does.
  */
 const SWEEP_SWITCH_AFTER = 256;
-/** The walking budget of the repl requests that finish what a part's sweep left, when it is answered whole. */
+/** The walking budget of the repl requests that finish what a part's sweep left, when it is answered by evaluate(). */
 const LEFTOVER_BUDGET = 1024;
 
 /** What one sweep process answered, and what it left. */
@@ -165,14 +165,15 @@ export class Evaluator {
   /**
    * Answers a chunk: its paths one request each, its siblings in one
    * request that may walk inside the sets among them while the answer stays
-   * within `budget` attributes.
+   * within `budget` attributes, a part in a sweep whose results go to
+   * `stream` as they come, when given (see #sweptWhole).
    */
-  async evaluate(chunk: WorkChunk, budget: number): Promise<EvaluateOutcome> {
+  async evaluate(chunk: WorkChunk, budget: number, stream?: (results: WorkResult[]) => void): Promise<EvaluateOutcome> {
     const answers: Array<Promise<WorkResult[]>> = [];
     const siblings: Array<Extract<WorkUnit, { kind: 'siblings' }>> = [];
     for (const unit of chunk) {
       if (unit.kind === 'path') answers.push(this.#single(unit.path).then((r) => [r]));
-      else if (unit.kind === 'part') answers.push(this.#sweptWhole([unit]));
+      else if (unit.kind === 'part') answers.push(this.#sweptWhole([unit], stream));
       else siblings.push(unit);
     }
     if (siblings.length > 0) answers.push(this.#siblings(siblingsPart(siblings), budget));
@@ -220,19 +221,30 @@ export class Evaluator {
 
   /**
    * A sweep answered whole, for a part handed out as a chunk (evaluate()):
-   * nothing is delivered before the end, and what it leaves is answered
-   * here as a chunk.
+   * its results go to `stream` as they come, or else with the answer, and
+   * what it leaves, or what is unanswered after it failed, is answered here
+   * as chunks. So only a failure to answer those rejects, and the master
+   * tries the whole chunk again (filtering out what was streamed: see
+   * Scheduler.stream).
    */
-  async #sweptWhole(chunk: WorkChunk): Promise<WorkResult[]> {
+  async #sweptWhole(chunk: WorkChunk, stream: ((results: WorkResult[]) => void) | undefined): Promise<WorkResult[]> {
     const got: WorkResult[] = [];
+    const deliver = (results: WorkResult[]): undefined => {
+      if (results.length === 0) return;
+      if (stream) stream(results);
+      else for (const result of results) got.push(result);
+    };
+    let rest: WorkUnit[];
     try {
-      const { results, left } = await this.sweep(chunk, (results) => void got.push(...results));
-      const rest = left.length > 0 ? (await this.evaluate(left, LEFTOVER_BUDGET)).results : [];
-      return got.concat(results, rest);
+      const { results, left } = await this.sweep(chunk, deliver);
+      deliver(results);
+      rest = left;
     } catch (error) {
-      // Nothing reached the master: the whole chunk is tried again.
-      throw error instanceof SweepIncompleteError ? new Error(error.message, { cause: error }) : error;
+      if (!(error instanceof SweepIncompleteError)) throw error;
+      rest = error.unanswered.map((path) => ({ kind: 'path', path }));
     }
+    if (rest.length > 0) deliver((await this.evaluate(rest, LEFTOVER_BUDGET)).results);
+    return got;
   }
 
   /** The pid of the child evaluating now, a sweep's or else the repl's, if one runs (tests kill it to prove recovery). */

@@ -64,8 +64,8 @@ export class LocalWorker implements Worker {
     this.#evaluator = new Evaluator(config, this.#log, this.#budget);
   }
 
-  async evaluate(chunk: WorkChunk, budget: number): Promise<ChunkAnswer> {
-    return (await this.#answer((evaluator) => evaluator.evaluate(chunk, budget))).results;
+  async evaluate(chunk: WorkChunk, budget: number, stream: (results: ChunkAnswer) => void): Promise<ChunkAnswer> {
+    return (await this.#answer((evaluator) => evaluator.evaluate(chunk, budget, stream))).results;
   }
 
   async sweep(chunk: WorkChunk, deliver: (results: ChunkAnswer) => Promise<void> | undefined): Promise<SweepAnswer> {

@@ -55,8 +55,13 @@ function remote(port: number, shipped: (config: WorkerConfig) => Promise<WorkerC
 
 const fileConfig = (path: string): WorkerConfig => ({ ...completeConfig({ input: { kind: 'file', path } }), input: { kind: 'file', path } });
 
-/** A chunk of the one attribute at `path`, and the budget that walks nothing more. */
-const one = (...path: string[]): [WorkChunk, number] => [[{ kind: 'path', path }], 1];
+/** For chunks without a part, which are answered in one Event, never streamed. */
+const unstreamed = (): void => {
+  throw new Error('a chunk without a part was streamed');
+};
+
+/** A chunk of the one attribute at `path`, the budget that walks nothing more, and no streaming. */
+const one = (...path: string[]): [WorkChunk, number, () => void] => [[{ kind: 'path', path }], 1, unstreamed];
 
 /** The `nix repl` children of this process. */
 async function replChildren(): Promise<number[]> {
@@ -98,7 +103,7 @@ test('a chunk of roots and siblings crosses as one Work and its results come bac
     { kind: 'path', path: ['g1', 'd0'] },
     { kind: 'siblings', parent: ['g0'], from: 2, names: ['d2', 'd3', 'd4'] },
   ];
-  expect(await worker.evaluate(chunk, 4)).toMatchObject([{ name: 'wide-10' }, { name: 'wide-2' }, { name: 'wide-3' }, { name: 'wide-4' }]);
+  expect(await worker.evaluate(chunk, 4, unstreamed)).toMatchObject([{ name: 'wide-10' }, { name: 'wide-2' }, { name: 'wide-3' }, { name: 'wide-4' }]);
 });
 
 test('a file the master names without shipping it is refused at setup, in one line', async () => {

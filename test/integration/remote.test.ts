@@ -127,6 +127,39 @@ describe('failures', () => {
     expect(derivations(run.events)).toHaveLength(300);
   });
 
+  test('a remote killed while it streams its part: what it sent stands, the rest comes once, and Nix agrees', async () => {
+    // 2000 derivations in 200 sets, a part each for the local worker and the remote (the even and the odd
+    // sets), a line of 256 results every ~0.3 s. The drvs are written first, so that both sweep read-only.
+    const input = config({ kind: 'file', path: `${FIXTURES}/slow.nix` }, { autoArgs: [{ name: 'count', kind: 'expr', value: '2000' }, { name: 'work', kind: 'expr', value: '2000' }] });
+    const { stdout } = await execa('nix-instantiate', ['--expr', `import ${FIXTURES}/slow.nix { count = 2000; work = 2000; }`]);
+    const w = await worker();
+    const seen = [0, 0];
+    let atKill: number[] | undefined;
+    const run = await collect(input, 1, {
+      remotes: [remote(w)],
+      remoteToken: token,
+      remoteTimeouts: FAST,
+      onEvent: (event) => {
+        const group = /^g(\d+)/.exec(event.attr);
+        if (!group) return;
+        seen[Number(group[1]) % 2]!++;
+        // Once both parts have streamed a few lines, and before either is done (1100 results each).
+        if (atKill === undefined && Math.min(...seen) >= 300) {
+          atKill = [...seen];
+          void w.stop();
+        }
+      },
+    });
+    expect(atKill, 'the remote streamed some of its part before it was killed').toBeDefined();
+    expect(Math.max(...atKill!)).toBeLessThan(1100);
+    expect(run.fatal).toBeUndefined();
+    expect(errors(run.events)).toEqual([]);
+    const attrs = run.events.map((e) => e.attr);
+    expect(new Set(attrs).size, 'no attribute delivered twice').toBe(attrs.length);
+    expect(attrs).toHaveLength(2201);
+    expect(derivations(run.events).map((d) => d.drvPath).sort()).toEqual(stdout.trim().split('\n').sort());
+  }, 60_000);
+
   test('a stalled remote (SIGSTOP) is detected by its silence and its items move', async () => {
     const w = await worker();
     let seen = 0;

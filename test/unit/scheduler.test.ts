@@ -412,3 +412,96 @@ test('an unstarted walk splits its root in parts, one per worker; together they 
   expect(s.done).toBe(true);
   expect(() => s.partitionRoot(2)).toThrow(/not started/);
 });
+
+/** Streams `results` of `chunk` (Scheduler.stream): the attributes emitted. */
+function stream(s: Scheduler, worker: string, chunk: HeldChunk, results: ChunkAnswer): string[] {
+  const events: EvalEvent[] = [];
+  s.stream(worker, chunk, results, (event) => events.push(event));
+  return events.map((e) => e.attr);
+}
+
+const walked = (attrPath: string[], names: string[]): AttrsetResult => ({ ...attrset(attrPath, names), childrenAnswered: true });
+
+/** A walk split in two parts, both taken: the remote's (r) and the local worker's (l). */
+function partsTaken(): { s: Scheduler; remote: HeldChunk; local: HeldChunk } {
+  const s = new Scheduler();
+  s.addWorker('l');
+  s.addWorker('r');
+  s.partitionRoot(2);
+  return { s, local: take(s, 'l'), remote: take(s, 'r') };
+}
+
+test('a part streamed and then lost comes back whole, and its next answer delivers only what the first did not', () => {
+  const { s, remote, local } = partsTaken();
+  complete(s, 'l', local, [walked([], ['a', 'b', 'c', 'd'])]);
+  expect(stream(s, 'r', remote, [walked(['b'], ['x', 'y']), drv(['b', 'x'])])).toEqual(['b', 'b.x']);
+  s.fail('r', remote);
+  s.removeWorker('r');
+  const again = take(s, 'l', 10);
+  expect(again).toBe(remote);
+  const { events } = complete(s, 'l', again, [walked(['b'], ['x', 'y']), drv(['b', 'x']), drv(['b', 'y']), drv(['d'])]);
+  expect(events.map((e) => e.attr)).toEqual(['b.y', 'd']);
+  expect(s.done).toBe(true);
+  expect(s.stats.completed).toBe(5);
+});
+
+test('a lost part is filtered however often it is lost, and whoever answers it next', () => {
+  const { s, remote } = partsTaken();
+  s.addWorker('v');
+  expect(stream(s, 'r', remote, [drv(['b'])])).toEqual(['b']);
+  s.fail('r', remote);
+  const second = take(s, 'v');
+  expect(stream(s, 'v', second, [drv(['b']), drv(['d'])])).toEqual(['d']);
+  s.fail('v', second);
+  const third = take(s, 'r');
+  expect(complete(s, 'r', third, [drv(['b']), drv(['d']), drv(['f'])]).events.map((e) => e.attr)).toEqual(['f']);
+});
+
+test('under a set whose children the first answer queued, a rerun delivers nothing: the queue answers them, once', () => {
+  const { s, remote } = partsTaken();
+  expect(stream(s, 'r', remote, [attrset(['b'], ['x', 'y'])])).toEqual(['b']);
+  s.fail('r', remote);
+  const again = take(s, 'l', 10);
+  expect(again).toBe(remote);
+  // The rerun walks b itself this time; all of it is the queue's.
+  expect(complete(s, 'l', again, [walked(['b'], ['x', 'y']), drv(['b', 'x']), drv(['b', 'y']), drv(['d'])]).events.map((e) => e.attr)).toEqual(['d']);
+  const children = take(s, 'l', 10);
+  expect(children.earlier).toBeUndefined();
+  expect(complete(s, 'l', children, [drv(['b', 'x']), drv(['b', 'y'])]).events.map((e) => e.attr)).toEqual(['b.x', 'b.y']);
+});
+
+test('a set walked before and not now: its children are queued alone, filtered by what was delivered under it', () => {
+  const { s, remote, local } = partsTaken();
+  complete(s, 'l', local, []);
+  // b was walked: b.x delivered, b.y a set whose children were queued, b.z never reached.
+  expect(stream(s, 'r', remote, [walked(['b'], ['x', 'y', 'z']), drv(['b', 'x']), attrset(['b', 'y'], ['q'])])).toEqual(['b', 'b.x', 'b.y']);
+  s.fail('r', remote);
+  const again = take(s, 'l', 10);
+  expect(complete(s, 'l', again, [attrset(['b'], ['x', 'y', 'z']), drv(['d'])]).events.map((e) => e.attr)).toEqual(['d']);
+  // b.y's child, queued by the first answer, and b's children, queued now: apart, the second with the record.
+  const q = take(s, 'l', 10);
+  expect(attrsOf(q)).toEqual(['b.y.q']);
+  const bChildren = take(s, 'l', 10);
+  expect(attrsOf(bChildren)).toEqual(['b.x', 'b.y', 'b.z']);
+  expect(bChildren.earlier).toBeDefined();
+  expect(complete(s, 'l', bChildren, [drv(['b', 'x']), attrset(['b', 'y'], ['q']), drv(['b', 'z'])]).events.map((e) => e.attr)).toEqual(['b.z']);
+  expect(complete(s, 'l', q, [drv(['b', 'y', 'q'])]).events.map((e) => e.attr)).toEqual(['b.y.q']);
+  expect(s.done).toBe(true);
+});
+
+test('a derivation a lost part routed to another system’s worker is not routed again', () => {
+  const s = new Scheduler();
+  s.addWorker('l', new Set(['x86_64-linux']));
+  s.addWorker('r', new Set(['x86_64-linux']));
+  s.addWorker('arm', new Set(['aarch64-linux']));
+  s.partitionRoot(3);
+  take(s, 'l');
+  const remote = take(s, 'r');
+  expect(stream(s, 'r', remote, [drv(['b'], 'aarch64-linux')])).toEqual([]);
+  s.fail('r', remote);
+  expect(s.queued).toBe(3); // the part back, the routed derivation, and the third part
+  const again = take(s, 'r');
+  expect(again).toBe(remote);
+  complete(s, 'r', again, [drv(['b'], 'aarch64-linux'), drv(['d'])]);
+  expect(s.queued).toBe(2);
+});
