@@ -102,30 +102,66 @@ async function runWorkers(
   roots: AttrPath[] | undefined,
   onEvent: (event: EvalEvent) => void,
 ): Promise<RunResult> {
-  const [{ runEvaluation }, { LocalWorker, admitsLocalEvaluator, localEvaluatorRoom }, { MemoryBudget }] = await Promise.all([
+  // Each kind of worker's modules are loaded only for a run that has it: the protocol (capnp-es, node:crypto)
+  // would cost a run without remotes 25-30 ms of its start, the local evaluators a run with only remotes 10 ms.
+  const [{ runEvaluation }, local, remotes] = await Promise.all([
     import('./master/run.js'),
+    options.workers > 0 ? localWorkers(workerConfig, options.workers, log) : undefined,
+    options.remotes?.length ? remoteWorkers(options.remotes, options, log) : [],
+  ]);
+  options.onWorkers?.(local?.workers ?? []);
+  const workers: Worker[] = [...(local?.workers ?? []), ...remotes];
+  if (workers.length === 0) return { fatal: { kind: 'workers', message: 'no workers: give --workers N or --remote' }, completed: 0 };
+  const result = await runEvaluation({
+    workers,
+    config: workerConfig,
+    log,
+    signal: options.signal,
+    ...(options.consumerReady ? { consumerReady: options.consumerReady } : {}),
+    admitEvaluator: () => local?.admitsAnother() ?? false,
+    ...(roots ? { roots } : {}),
+    ...(options.observe ? { observe: options.observe } : {}),
+    onEvent,
+  });
+  if (!local) return result;
+  const memory = local.memory();
+  log.info(memory, 'memory of the local evaluators');
+  return { ...result, memory };
+}
+
+/**
+ * A run's local workers, as many as free memory has room for: the first
+ * takes work at once, the others as work needs them (see
+ * LocalWorker.setup), all within one budget, --max-memory each (see
+ * MemoryBudget).
+ */
+async function localWorkers(workerConfig: WorkerConfig, asked: number, log: Logger) {
+  const [{ LocalWorker, admitsLocalEvaluator, localEvaluatorRoom }, { MemoryBudget }] = await Promise.all([
     import('./worker/local-worker.js'),
     import('./worker/memory-budget.js'),
   ]);
-  // The first evaluator takes work at once, the others as work needs them (see LocalWorker.setup).
   const room = localEvaluatorRoom();
-  if (options.workers > room) log.warn(`--workers ${options.workers}: this machine's free memory has room for ${room} evaluators; at most ${room} will run`);
-  const localCount = Math.min(options.workers, room);
-  // The local evaluators share one budget: --max-memory each (see MemoryBudget).
-  const budget = new MemoryBudget(localCount * workerConfig.maxMemoryMiB);
-  const locals = Array.from({ length: localCount }, (_, i) => new LocalWorker(`local-${i}`, log, { startsOnDemand: i > 0, budget }));
-  options.onWorkers?.(locals);
-  // The protocol (capnp-es) is loaded only for runs with remotes.
-  const [{ RemoteWorker }, { shippedConfig }] = options.remotes?.length
-    ? await Promise.all([import('./remote/remote-worker.js'), import('./nix/ship-sources.js')])
-    : [{ RemoteWorker: undefined }, { shippedConfig: undefined }];
+  if (asked > room) log.warn(`--workers ${asked}: this machine's free memory has room for ${room} evaluators; at most ${room} will run`);
+  const count = Math.min(asked, room);
+  const budget = new MemoryBudget(count * workerConfig.maxMemoryMiB);
+  return {
+    workers: Array.from({ length: count }, (_, i) => new LocalWorker(`local-${i}`, log, { startsOnDemand: i > 0, budget })),
+    /** Whether another evaluator may start now (one that starts on demand). */
+    admitsAnother: () => admitsLocalEvaluator() && budget.roomForAnother(),
+    memory: () => ({ peakMiB: Math.round(budget.peakMiB), budgetMiB: budget.limitMiB, killedForMemory: budget.kills }),
+  };
+}
+
+/** A run's remote workers, one per connection asked for, sharing the config as shipped (prepared once). */
+async function remoteWorkers(specs: readonly RemoteSpec[], options: EvaluateOptions, log: Logger): Promise<Worker[]> {
+  const [{ RemoteWorker }, { shippedConfig }] = await Promise.all([import('./remote/remote-worker.js'), import('./nix/ship-sources.js')]);
   let shipped: Promise<WorkerConfig> | undefined;
-  const shippedOnce = (config: WorkerConfig) => (shipped ??= shippedConfig!(config));
-  const remotes = (RemoteWorker ? (options.remotes ?? []) : []).flatMap((spec) =>
+  const shippedOnce = (config: WorkerConfig) => (shipped ??= shippedConfig(config));
+  return specs.flatMap((spec) =>
     Array.from(
       { length: spec.connections },
       (_, i) =>
-        new RemoteWorker!({
+        new RemoteWorker({
           id: `${spec.endpoint.host}:${spec.endpoint.port}#${i}`,
           endpoint: spec.endpoint,
           systems: spec.systems.length > 0 ? new Set(spec.systems) : undefined,
@@ -137,23 +173,6 @@ async function runWorkers(
         }),
     ),
   );
-  const workers: Worker[] = [...locals, ...remotes];
-  if (workers.length === 0) return { fatal: { kind: 'workers', message: 'no workers: give --workers N or --remote' }, completed: 0 };
-  const result = await runEvaluation({
-    workers,
-    config: workerConfig,
-    log,
-    signal: options.signal,
-    ...(options.consumerReady ? { consumerReady: options.consumerReady } : {}),
-    admitEvaluator: () => admitsLocalEvaluator() && budget.roomForAnother(),
-    ...(roots ? { roots } : {}),
-    ...(options.observe ? { observe: options.observe } : {}),
-    onEvent,
-  });
-  if (localCount === 0) return result;
-  const memory = { peakMiB: Math.round(budget.peakMiB), budgetMiB: budget.limitMiB, killedForMemory: budget.kills };
-  log.info(memory, 'memory of the local evaluators');
-  return { ...result, memory };
 }
 
 /**

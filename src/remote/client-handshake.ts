@@ -6,7 +6,6 @@
  * setup of its evaluator) is a RemoteRefusedError: retrying will not help.
  */
 import { connect as connectTcp, type Socket } from 'node:net';
-import { connect as connectTls } from 'node:tls';
 import type { StoreSource } from '../config.js';
 import type { Logger } from '../log.js';
 import { narOfLocalPath } from '../nix/nar.js';
@@ -47,14 +46,28 @@ export class RemoteRefusedError extends Error {
 /** Bytes as node:tls's types want them (it takes any byte view at run time): a Buffer over the same memory. */
 const asBuffer = (bytes: Uint8Array | undefined) => (bytes === undefined ? undefined : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 
-export function handshake(options: HandshakeOptions): Promise<ClientConnection> {
+/**
+ * node:tls is loaded only to connect with TLS: loading it took 2-13 ms of
+ * the master's start here (more with NODE_EXTRA_CA_CERTS, whose
+ * certificates it reads), before the first connection was made.
+ */
+async function connect(endpoint: Endpoint, tls: RemoteTls | undefined): Promise<Socket> {
+  if (!tls) return connectTcp({ host: endpoint.host, port: endpoint.port });
+  const { connect: connectTls } = await import('node:tls');
+  return connectTls({ host: endpoint.host, port: endpoint.port, servername: endpoint.host, ca: asBuffer(tls.ca), cert: asBuffer(tls.cert), key: asBuffer(tls.key) });
+}
+
+export async function handshake(options: HandshakeOptions): Promise<ClientConnection> {
   const { endpoint, tls, token, signal } = options;
   const where = formatEndpoint(endpoint);
+  if (signal?.aborted) throw new Error(`worker ${where}: connection abandoned`);
+  const socket = await connect(endpoint, tls);
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new Error(`worker ${where}: connection abandoned`));
-    const socket: Socket = tls
-      ? connectTls({ host: endpoint.host, port: endpoint.port, servername: endpoint.host, ca: asBuffer(tls.ca), cert: asBuffer(tls.cert), key: asBuffer(tls.key) })
-      : connectTcp({ host: endpoint.host, port: endpoint.port });
+    // Abandoned while node:tls loaded.
+    if (signal?.aborted) {
+      socket.destroy();
+      return reject(new Error(`worker ${where}: connection abandoned`));
+    }
     const connection: ClientConnection = new MessageConnection(socket, { decode: decodeServer, encode: encodeClient });
     const clientNonce = newNonce();
     let serverNonce: Uint8Array | undefined;
