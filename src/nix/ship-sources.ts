@@ -100,7 +100,7 @@ async function fetchLocked(locked: Record<string, Record<string, unknown>>, work
 async function describeLocal(path: string): Promise<StoreSource> {
   const hash = createHash('sha256');
   let narSize = 0;
-  for await (const chunk of narOfLocalPath(path)) {
+  for (const chunk of narOfLocalPath(path)) {
     hash.update(chunk);
     narSize += chunk.length;
   }
