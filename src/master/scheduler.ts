@@ -245,9 +245,7 @@ export class Scheduler {
    */
   failRest(workerId: string, chunk: HeldChunk, unanswered: readonly AttrPath[]): void {
     if (!this.#release(workerId, chunk) || unanswered.length === 0) return;
-    const rest: HeldChunk = { units: unanswered.map((path) => ({ kind: 'path', path })), size: unanswered.length };
-    if (chunk.earlier) rest.earlier = chunk.earlier;
-    this.#giveBack(rest);
+    this.#giveBack({ units: unanswered.map((path) => ({ kind: 'path', path })), size: unanswered.length });
   }
 
   /**
