@@ -83,6 +83,11 @@ export async function collect(
   return { events, fatal: result.fatal, memory: result.memory };
 }
 
+/** The stream for chunks without a part, which are answered at once, never streamed (Worker.evaluate). */
+export const unstreamed = (): void => {
+  throw new Error('a chunk without a part was streamed');
+};
+
 export const derivations = (events: EvalEvent[]) => events.filter(isDerivationEvent);
 export const errors = (events: EvalEvent[]) => events.filter(isErrorEvent);
 export const byAttr = <T extends { attr: string }>(events: T[]) => new Map(events.map((e) => [e.attr, e]));

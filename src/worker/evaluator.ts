@@ -166,14 +166,14 @@ export class Evaluator {
    * Answers a chunk: its paths one request each, its siblings in one
    * request that may walk inside the sets among them while the answer stays
    * within `budget` attributes, a part in a sweep whose results go to
-   * `stream` as they come, when given (see #sweptWhole).
+   * `stream` as they come (see #sweptPart).
    */
-  async evaluate(chunk: WorkChunk, budget: number, stream?: (results: WorkResult[]) => void): Promise<EvaluateOutcome> {
+  async evaluate(chunk: WorkChunk, budget: number, stream: (results: WorkResult[]) => void): Promise<EvaluateOutcome> {
     const answers: Array<Promise<WorkResult[]>> = [];
     const siblings: Array<Extract<WorkUnit, { kind: 'siblings' }>> = [];
     for (const unit of chunk) {
       if (unit.kind === 'path') answers.push(this.#single(unit.path).then((r) => [r]));
-      else if (unit.kind === 'part') answers.push(this.#sweptWhole([unit], stream));
+      else if (unit.kind === 'part') answers.push(this.#sweptPart([unit], stream));
       else siblings.push(unit);
     }
     if (siblings.length > 0) answers.push(this.#siblings(siblingsPart(siblings), budget));
@@ -220,19 +220,15 @@ export class Evaluator {
   }
 
   /**
-   * A sweep answered whole, for a part handed out as a chunk (evaluate()):
-   * its results go to `stream` as they come, or else with the answer, and
-   * what it leaves, or what is unanswered after it failed, is answered here
-   * as chunks. So only a failure to answer those rejects, and the master
-   * tries the whole chunk again (filtering out what was streamed: see
-   * Scheduler.stream).
+   * A part handed out as a chunk (evaluate()), swept: its results go to
+   * `stream` as they come, and what the sweep leaves, or what is unanswered
+   * after it failed, is answered here as chunks and streamed too. So only a
+   * failure to answer those rejects, and the master tries the whole chunk
+   * again (filtering out what was streamed: see Scheduler.stream).
    */
-  async #sweptWhole(chunk: WorkChunk, stream: ((results: WorkResult[]) => void) | undefined): Promise<WorkResult[]> {
-    const got: WorkResult[] = [];
+  async #sweptPart(chunk: WorkChunk, stream: (results: WorkResult[]) => void): Promise<WorkResult[]> {
     const deliver = (results: WorkResult[]): undefined => {
-      if (results.length === 0) return;
-      if (stream) stream(results);
-      else for (const result of results) got.push(result);
+      if (results.length > 0) stream(results);
     };
     let rest: WorkUnit[];
     try {
@@ -243,8 +239,8 @@ export class Evaluator {
       if (!(error instanceof SweepIncompleteError)) throw error;
       rest = error.unanswered.map((path) => ({ kind: 'path', path }));
     }
-    if (rest.length > 0) deliver((await this.evaluate(rest, LEFTOVER_BUDGET)).results);
-    return got;
+    if (rest.length > 0) deliver((await this.evaluate(rest, LEFTOVER_BUDGET, stream)).results);
+    return [];
   }
 
   /** The pid of the child evaluating now, a sweep's or else the repl's, if one runs (tests kill it to prove recovery). */

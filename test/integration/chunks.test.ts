@@ -10,6 +10,7 @@ import { isAttrsetEvent, type WorkResult } from '../../src/events.js';
 import { silentLogger } from '../../src/log.js';
 import type { AttrPath } from '../../src/nix/syntax.js';
 import { Evaluator } from '../../src/worker/evaluator.js';
+import { unstreamed } from '../helpers.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
 const JOBS = fixture('jobs.nix');
@@ -29,7 +30,7 @@ async function started(path: string, overrides: Partial<EvalConfig> = {}): Promi
 }
 
 async function alone(evaluator: Evaluator, path: AttrPath): Promise<WorkResult> {
-  const { results } = await evaluator.evaluate([{ kind: 'path', path }], 1);
+  const { results } = await evaluator.evaluate([{ kind: 'path', path }], 1, unstreamed);
   expect(results).toHaveLength(1);
   return results[0]!;
 }
@@ -50,7 +51,7 @@ describe('the main fixture as one chunk', async () => {
   const evaluator = await started(JOBS, { meta: true, showInputDrvs: true });
   const root = await alone(evaluator, []);
   if (!isAttrsetEvent(root)) throw new Error('the root is not a set');
-  const { results } = await evaluator.evaluate([{ kind: 'siblings', parent: [], from: 0, names: root.attrs }], 64);
+  const { results } = await evaluator.evaluate([{ kind: 'siblings', parent: [], from: 0, names: root.attrs }], 64, unstreamed);
   const aloneResults = (await Promise.all(root.attrs.map((name) => walkAlone(evaluator, [name])))).flat();
 
   test('gives what asking for each attribute alone gives, errors included', () => {
@@ -70,11 +71,11 @@ describe('the main fixture as one chunk', async () => {
 test('a budget no larger than the chunk walks into nothing', async () => {
   const evaluator = await started(WIDE, { autoArgs: [{ name: 'count', kind: 'expr', value: '40' }] });
   const names = ['g0', 'g1', 'g2', 'g3'];
-  const { results } = await evaluator.evaluate([{ kind: 'siblings', parent: [], from: 0, names }], 4);
+  const { results } = await evaluator.evaluate([{ kind: 'siblings', parent: [], from: 0, names }], 4, unstreamed);
   expect(results.map((r) => r.attrPath)).toEqual(names.map((n) => [n]));
   expect(results.every((r) => isAttrsetEvent(r) && r.childrenAnswered === undefined)).toBe(true);
 
-  const walked = (await evaluator.evaluate([{ kind: 'siblings', parent: [], from: 0, names }], 44)).results;
+  const walked = (await evaluator.evaluate([{ kind: 'siblings', parent: [], from: 0, names }], 44, unstreamed)).results;
   expect(walked).toHaveLength(44);
 });
 
@@ -87,6 +88,7 @@ test('siblings are found by position in any set, and a range may start anywhere'
       { kind: 'siblings', parent: ['g3'], from: 9, names: ['d9'] },
     ],
     3,
+    unstreamed,
   );
   expect(results.map((r) => 'name' in r && r.name).sort()).toEqual(['wide-13', 'wide-14', 'wide-29', 'wide-39']);
 });
@@ -94,7 +96,7 @@ test('siblings are found by position in any set, and a range may start anywhere'
 test('names that disagree with the evaluator\'s set are answered by name, never by position', async () => {
   const evaluator = await started(WIDE, { autoArgs: [{ name: 'count', kind: 'expr', value: '40' }] });
   // Positions 0 and 1 of g0 hold d0 and d1; the master claims d5 and d6 sit there.
-  const { results } = await evaluator.evaluate([{ kind: 'siblings', parent: ['g0'], from: 0, names: ['d5', 'd6'] }], 2);
+  const { results } = await evaluator.evaluate([{ kind: 'siblings', parent: ['g0'], from: 0, names: ['d5', 'd6'] }], 2, unstreamed);
   expect(results.map((r) => [r.attrPath.join('.'), 'name' in r && r.name])).toEqual([
     ['g0.d5', 'wide-5'],
     ['g0.d6', 'wide-6'],

@@ -15,6 +15,7 @@ import { shippedConfig } from '../../src/nix/ship-sources.js';
 import { RemoteWorker } from '../../src/remote/remote-worker.js';
 import { WorkerServer } from '../../src/remote/worker-server.js';
 import type { WorkChunk } from '../../src/work.js';
+import { unstreamed } from '../helpers.js';
 
 const WIDE = fileURLToPath(new URL('../fixtures/wide.nix', import.meta.url));
 
@@ -54,11 +55,6 @@ function remote(port: number, shipped: (config: WorkerConfig) => Promise<WorkerC
 }
 
 const fileConfig = (path: string): WorkerConfig => ({ ...completeConfig({ input: { kind: 'file', path } }), input: { kind: 'file', path } });
-
-/** For chunks without a part, which are answered in one Event, never streamed. */
-const unstreamed = (): void => {
-  throw new Error('a chunk without a part was streamed');
-};
 
 /** A chunk of the one attribute at `path`, the budget that walks nothing more, and no streaming. */
 const one = (...path: string[]): [WorkChunk, number, () => void] => [[{ kind: 'path', path }], 1, unstreamed];

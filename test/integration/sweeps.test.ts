@@ -13,7 +13,7 @@ import { isAttrsetEvent, isDerivationEvent, type WorkResult } from '../../src/ev
 import { silentLogger, type Logger } from '../../src/log.js';
 import type { AttrPath } from '../../src/nix/syntax.js';
 import { Evaluator } from '../../src/worker/evaluator.js';
-import { runCli } from '../helpers.js';
+import { runCli, unstreamed } from '../helpers.js';
 
 const SWEEP = fileURLToPath(new URL('../fixtures/sweep.nix', import.meta.url));
 
@@ -41,7 +41,7 @@ function evaluatorFor(seed: string, log: Logger = silentLogger): Evaluator {
 }
 
 async function alone(evaluator: Evaluator, path: AttrPath): Promise<WorkResult> {
-  const { results } = await evaluator.evaluate([{ kind: 'path', path }], 1);
+  const { results } = await evaluator.evaluate([{ kind: 'path', path }], 1, unstreamed);
   return results[0]!;
 }
 
@@ -62,7 +62,7 @@ async function swept(evaluator: Evaluator): Promise<WorkResult[]> {
   if (!isAttrsetEvent(root)) throw new Error('the root is not a set');
   const delivered: WorkResult[] = [];
   const { results, left } = await evaluator.sweep([{ kind: 'siblings', parent: [], from: 0, names: root.attrs }], (r) => void delivered.push(...r));
-  const chunked = left.length > 0 ? (await evaluator.evaluate(left, 64)).results : [];
+  const chunked = left.length > 0 ? (await evaluator.evaluate(left, 64, unstreamed)).results : [];
   const below = await Promise.all(
     chunked.filter((r) => isAttrsetEvent(r) && !r.childrenAnswered).flatMap((set) => (set as { attrs: string[] }).attrs.map((name) => walkAlone(evaluator, [...set.attrPath, name]))),
   );
