@@ -72,10 +72,8 @@ let
     else f;
   valueOf = v: name: v.\${name};
   select = root: path: builtins.foldl' valueOf root path;
-  isDerivation = v: builtins.isAttrs v && (v.type or null) == "derivation";
   noContext = builtins.unsafeDiscardStringContext;
   outputOf = d: o: let out = d.\${o} or null; in if builtins.isAttrs out && out ? outPath then [ o (noContext out.outPath) ] else [ ];
-  outputsOf = d: if d ? outputs then builtins.concatMap (outputOf d) d.outputs else outputOf d "out";
   validMeta = v:
     if builtins.isFunction v then false
     else if builtins.isList v then builtins.all validMeta v
@@ -94,7 +92,7 @@ let
       globConstituents = (d._hydraGlobConstituents or false) == true;
     };
   isAggregate = d: (d._hydraAggregate or false) == true;
-  extrasOf = opts: if !opts.meta && opts.apply == null then (d: if isAggregate d then aggregateOf d else null) else d:
+  extrasOf = opts: if !opts.meta && opts.apply == null then (d: if (d._hydraAggregate or false) == true then aggregateOf d else null) else d:
     (if opts.meta then { meta = metaOf d; } else { })
     // (if opts.apply != null then { extraValue = opts.apply d; } else { })
     // (if isAggregate d then aggregateOf d else { });
@@ -121,19 +119,25 @@ let
     in nodes.\${lock.root};
   featuresOf = d:
     let features = d.requiredSystemFeatures; in
-    if !(d ? requiredSystemFeatures) then [ ]
-    else if builtins.isList features then features
+    if builtins.isList features then features
     else builtins.filter (s: builtins.isString s && s != "") (builtins.split "[[:space:]]+" (toString features));
   namesOf = v: if v ? recurseForDerivations then builtins.filter (n: n != "recurseForDerivations") (builtins.attrNames v) else builtins.attrNames v;
-  describeValue = opts: isRoot: v: names:
-    if isDerivation v then [ 0 v.name (v.system or "unknown") (noContext v.drvPath) (outputsOf v) (featuresOf v) (extrasOf opts v) ]
-    else if builtins.isAttrs v && (isRoot || opts.forceRecurse || (v.recurseForDerivations or false)) then [ 1 names ]
+  describeValue = opts: withExtras: let extrasFor = extrasOf opts; in isRoot: namesAt: v:
+    if (v.type or null) == "derivation" then
+      let
+        extras = extrasFor v;
+        described = [ 0 v.name (v.system or "unknown") (noContext v.drvPath)
+          (if v ? outputs then builtins.concatMap (outputOf v) v.outputs else outputOf v "out")
+          (if v ? requiredSystemFeatures then featuresOf v else [ ]) extras ];
+      in if extras == null then described else withExtras extras described
+    else if builtins.isAttrs v && (isRoot || opts.forceRecurse || (v.recurseForDerivations or false)) then [ 1 (namesAt v) ]
     else [ 2 ];
-  describe = opts: root: path: let v = select root path; in describeValue opts (path == [ ]) v (namesOf v);
+  keepExtras = extras: described: described;
+  describe = opts: root: path: describeValue opts keepExtras (path == [ ]) namesOf (select root path);
   memoOf = v: { names = namesOf v; kids = builtins.mapAttrs (name: memoOf) v; };
   childOf = node: name: { inherit name; value = node.value.\${name}; memo = node.memo.kids.\${name}; };
   guardedOf = d: let tried = builtins.tryEval (builtins.deepSeq d d); in if tried.success then tried.value else [ 3 ];
-  guarded = opts: item: guardedOf (describeValue opts false item.value item.memo.names);
+  guarded = describeChild: item: guardedOf (describeChild (_: item.memo.names) item.value);
   walkedChildren = childAt: items: described: builtins.concatLists (builtins.genList (i:
     let d = builtins.elemAt described i; in
     if builtins.head d == 1 then map (childAt (builtins.elemAt items i)) (builtins.elemAt d 1) else [ ]) (builtins.length items));
@@ -143,39 +147,38 @@ let
   chunk = opts: root: budget: units:
     let
       start = startOf childOf (node: node.memo.names) root units;
+      describeChild = describeValue opts keepExtras false;
       levels = count: items:
         let
-          described = map (guarded opts) items;
+          described = map (guarded describeChild) items;
           next = walkedChildren childOf items described;
           total = count + builtins.length next;
         in [ described ] ++ (if next != [ ] && total <= budget then levels total next else [ ]);
     in { names = map (item: item.name) start; levels = levels (builtins.length start) start; };
   sweep = opts: root: readOnly: marker: group: start:
     let
-      checked = d:
-        let extras = builtins.elemAt d 6; in
-        if builtins.head d != 0 || extras == null then d
-        else builtins.deepSeq extras (if readOnly && builtins.hasContext (builtins.toJSON extras) then [ 3 ] else d);
-      describeAt = isRoot: v: checked (guardedOf (describeValue opts isRoot v (namesOf v)));
-      slice = list: n: g: builtins.genList (i: builtins.elemAt list (g * group + i)) (if n - g * group < group then n - g * group else group);
-      printedGroup = raw: n: g:
+      describeRead = describeValue opts (extras: described:
+        builtins.deepSeq extras (if readOnly && builtins.hasContext (builtins.toJSON extras) then [ 3 ] else described));
+      describeChild = describeRead false namesOf;
+      printedGroup = values: n: g:
         let
-          items = slice raw n g;
-          fast = map checked items;
+          count = if n - g * group < group then n - g * group else group;
+          describedAt = i: describeChild (builtins.elemAt values (g * group + i));
+          fast = builtins.genList describedAt count;
           tried = builtins.tryEval (builtins.toJSON fast);
-          described = if tried.success then fast else map (d: checked (guardedOf d)) items;
+          described = if tried.success then fast else builtins.genList (i: guardedOf (describedAt i)) count;
           json = if tried.success then tried.value else builtins.toJSON described;
         in builtins.seq (builtins.trace (marker + json) null) described;
       go = values:
         let
           n = builtins.length values;
-          groups = builtins.genList (printedGroup (map (v: describeValue opts false v (namesOf v)) values) n) ((n + group - 1) / group);
+          groups = builtins.genList (printedGroup values n) ((n + group - 1) / group);
         in if n == 0 then null
           else builtins.seq (builtins.foldl' (printed: described: builtins.seq described printed) null groups)
             (go (walkedChildren valueOf values (builtins.concatLists groups)));
       part = start.part;
       node = select root part.path;
-      nodeDescribed = describeAt (part.path == [ ]) node;
+      nodeDescribed = guardedOf (describeRead (part.path == [ ]) namesOf node);
       names = if builtins.head nodeDescribed == 1 then builtins.elemAt nodeDescribed 1 else [ ];
       mine = builtins.genList (j: node.\${builtins.elemAt names (part.part + j * part.parts)})
         (if builtins.length names > part.part then (builtins.length names - part.part + part.parts - 1) / part.parts else 0);
