@@ -22,30 +22,33 @@
  * as the evaluation needs, so a large input pays a few collections at its
  * start.
  *
- * A sweep (src/worker/sweep.ts) starts with 128 MiB: it is chosen for
- * parts of thousands of cheap attributes, whose evaluation fills far more
- * than that, so it touches no page it would not have touched anyway, and
- * each collection before the heap reached its size marked what the sweep
- * holds (the root set and every derivation evaluated so far) for nothing.
- * Measured on a 2-core VM whose page faults are cheaper than the first
- * one's: a part of flat 100k (half its attributes) 0.79-0.87 s at 64 MiB,
- * 0.72-0.77 s at 128 MiB, peak 209 against 203 MiB; the 6^4 tree's
- * evaluation is unchanged (31 MiB either way). A repl keeps 64 MiB: the
- * heavy fixture gained 3% from 128 MiB but its peak went from 116 to
- * 178 MiB, and a repl's memory is what --max-memory weighs.
+ * A sweep (src/worker/sweep.ts) also has GC_FREE_SPACE_DIVISOR=1 (the
+ * collector's default is 3): after a collection the heap grows until the
+ * free space is as large as the heap, not a third of it. A sweep is chosen
+ * for parts of thousands of cheap attributes, and what it holds grows with
+ * every derivation it evaluates (the root set keeps them), so each
+ * collection marks more; fewer collections are what it gains. A part of
+ * flat 100k (half its attributes), min of three on a 2-core VM: 0.69 s at
+ * the default divisor, 0.65 s at 1 (peak 196 against 213 MiB). A larger
+ * first heap instead (128 MiB) was as fast there but made every sweep that
+ * allocates much and keeps little (the heavy machines fixture) hold its
+ * garbage: 181 MiB against 120-128, where the divisor gives 128-137, and
+ * 0.96 s against 1.00. A repl keeps the default: its memory is what
+ * --max-memory weighs, a request at a time.
  */
 import { xdgHome, type XdgVariable } from '../xdg-home.js';
 
 const WRITTEN_BY_NIX: readonly XdgVariable[] = ['XDG_DATA_HOME', 'XDG_CACHE_HOME'];
 
-/** GC_INITIAL_HEAP_SIZE for every Nix child but a sweep. */
 const INITIAL_HEAP = '64M';
-export const SWEEP_INITIAL_HEAP = '128M';
+const SWEEP_FREE_SPACE_DIVISOR = '1';
 
-export function nixEnvironment(initialHeap = INITIAL_HEAP): NodeJS.ProcessEnv {
+/** The environment for a Nix child; `sweep` for a sweep's nix-instantiate (see above). */
+export function nixEnvironment(child: 'sweep' | 'other' = 'other'): NodeJS.ProcessEnv {
   const standIns = WRITTEN_BY_NIX.filter((variable) => xdgHome(variable).replaced);
   return {
-    GC_INITIAL_HEAP_SIZE: initialHeap,
+    GC_INITIAL_HEAP_SIZE: INITIAL_HEAP,
+    ...(child === 'sweep' ? { GC_FREE_SPACE_DIVISOR: SWEEP_FREE_SPACE_DIVISOR } : {}),
     ...process.env,
     ...Object.fromEntries(standIns.map((variable) => [variable, xdgHome(variable).path])),
   };

@@ -20,7 +20,7 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { LineSplitter } from '../lines.js';
-import { nixEnvironment, SWEEP_INITIAL_HEAP } from '../nix/environment.js';
+import { nixEnvironment } from '../nix/environment.js';
 import { ResidentMemory } from './memory.js';
 import type { Description } from './nix-helpers.js';
 
@@ -59,7 +59,7 @@ export class Sweep {
 
   constructor(options: SweepOptions) {
     const args = ['--eval', '--strict', ...(options.writes ? ['--read-write-mode'] : []), ...options.args, '-'];
-    this.#child = spawn('nix-instantiate', args, { cwd: options.cwd, env: nixEnvironment(SWEEP_INITIAL_HEAP), stdio: ['pipe', 'ignore', 'pipe'] });
+    this.#child = spawn('nix-instantiate', args, { cwd: options.cwd, env: nixEnvironment('sweep'), stdio: ['pipe', 'ignore', 'pipe'] });
     const child = this.#child;
     this.#memory = child.pid === undefined ? undefined : new ResidentMemory(child.pid);
     const lines = new LineSplitter();

@@ -10,7 +10,7 @@ import { expect, test } from 'vitest';
 import { derivations, errors, runCli } from '../helpers.js';
 
 const PROBE = 'derivation { name = "heap-probe"; system = "x86_64-linux"; builder = "/bin/sh"; }';
-const EXPR = `let heap = builtins.getEnv "GC_INITIAL_HEAP_SIZE"; in {
+const EXPR = `let heap = builtins.getEnv "GC_INITIAL_HEAP_SIZE" + "/" + builtins.getEnv "GC_FREE_SPACE_DIVISOR"; in {
   swept = ${PROBE} // { meta.heap = heap; };
   failed = throw "heap \${heap}";
 }`;
@@ -21,13 +21,14 @@ async function heaps(env: Record<string, string>) {
   return { derivation: derivations(run.events).map((d) => d.meta?.['heap']), error: errors(run.events).map((e) => e.error) };
 }
 
-test('a sweep starts with a 128 MiB collector heap, a repl with 64 MiB, and the user’s own setting wins', async () => {
+test('Nix children start with a 64 MiB collector heap, a sweep’s grows sooner, and the user’s own settings win', async () => {
   await execa('nix-instantiate', ['--expr', PROBE]);
   const ours = await heaps({});
-  expect(ours.derivation).toEqual(['128M']);
+  expect(ours.derivation).toEqual(['64M/1']);
   expect(ours.error).toHaveLength(1);
-  expect(ours.error[0]).toContain('heap 64M');
-  const theirs = await heaps({ GC_INITIAL_HEAP_SIZE: '100M' });
-  expect(theirs.derivation).toEqual(['100M']);
-  expect(theirs.error[0]).toContain('heap 100M');
+  expect(ours.error[0]).toContain('heap 64M/');
+  expect(ours.error[0]).not.toContain('heap 64M/1');
+  const theirs = await heaps({ GC_INITIAL_HEAP_SIZE: '100M', GC_FREE_SPACE_DIVISOR: '5' });
+  expect(theirs.derivation).toEqual(['100M/5']);
+  expect(theirs.error[0]).toContain('heap 100M/5');
 });
