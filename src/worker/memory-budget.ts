@@ -35,8 +35,15 @@ export interface BudgetMember {
   releaseMemory(): void;
 }
 
-/** How often the total is read while requests are in flight. */
-export const POLL_MS = 20;
+/**
+ * How often the total is read while requests are in flight. Two children
+ * that grow at once pass the budget by what both grow between readings:
+ * at 20 ms, on a 2-core VM where test/fixtures/memory.nix grows a child by
+ * 120 MiB in well under a second, evix read totals up to 50 MiB past the
+ * budget before it killed one (memory-budget.test.ts allows a quarter of
+ * one attribute's growth, 30 MiB).
+ */
+export const POLL_MS = 10;
 
 /** Each measured request lets the expected growth fade by this factor (half after about 7). */
 const GROWTH_FADE = 0.9;

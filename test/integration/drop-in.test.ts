@@ -42,7 +42,8 @@ test('--output-format nix-eval-jobs prints only derivation and error lines, as n
 });
 
 test('a progress line is drawn on a terminal and erased; nothing when stderr is not one', async () => {
-  const command = `${CLI} eval --file ${FIXTURES}/wide.nix --arg count 3000 --workers 2 > /dev/null`;
+  // Attributes of a few milliseconds each, so that the run lasts past the first draw (100 ms) on a fast machine too.
+  const command = `${CLI} eval --file ${FIXTURES}/slow.nix --arg work 80000 --workers 2 > /dev/null`;
   const tty = await execa('script', ['-qec', command, '/dev/null'], { reject: false });
   expect(tty.exitCode).toBe(0);
   expect(tty.stdout).toMatch(/evix: \d+ done · \d+ queued · 0 errors · \d+\/s · \d\/2 workers busy/);
