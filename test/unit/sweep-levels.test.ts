@@ -41,3 +41,15 @@ test('consecutive siblings make one range; a gap or another parent starts the ne
   ]);
   expect(itemRanges([])).toEqual([]);
 });
+
+test('a part takes every parts-th child of its root, from its own position, and what it leaves keeps those positions', () => {
+  const levels = new SweepLevels([{ path: [], index: -1 }], { part: 1, parts: 3 });
+  const names = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+  expect(paths(levels.take([walk(...names), walk('x'), drv('e')]))).toEqual(['', 'b', 'e']);
+  expect(levels.remaining()).toEqual([
+    { path: ['h'], index: 7 },
+    { path: ['b', 'x'], index: 0 },
+  ]);
+  expect(paths(levels.take([drv('h'), drv('bx')]))).toEqual(['h', 'b.x']);
+  expect(levels.remaining()).toEqual([]);
+});
