@@ -11,8 +11,18 @@ import { FIXTURES, collect, config, derivations, errors, expectMatchesNix, viaNi
 import { startWorker, type WorkerProcess } from '../workers.js';
 
 const MEMORY = `${FIXTURES}/memory.nix`;
+/**
+ * The fixture with `pace`: each attribute grows its evaluator about five
+ * times slower than without. Two children growing at once pass the budget
+ * by what both grow before a reading sees it and the kill takes effect; on
+ * a fast 2-core machine with Nix 2.34 that was up to 45 MiB without pace,
+ * a whole attribute's growth, and the test failed one run in five.
+ */
 const memory = (args: Record<string, number>, overrides: Partial<EvalConfig> = {}) =>
-  config({ kind: 'file', path: MEMORY }, { autoArgs: Object.entries(args).map(([name, value]) => ({ name, kind: 'expr', value: String(value) })), ...overrides });
+  config(
+    { kind: 'file', path: MEMORY },
+    { autoArgs: Object.entries({ pace: 8, ...args }).map(([name, value]) => ({ name, kind: 'expr', value: String(value) })), ...overrides },
+  );
 
 /** Resident MiB of the `nix` processes whose parent is `parent`, together. */
 function nixChildrenMiB(parent: number): number {
