@@ -16,7 +16,8 @@ const MEMORY = `${FIXTURES}/memory.nix`;
  * times slower than without. Two children growing at once pass the budget
  * by what both grow before a reading sees it and the kill takes effect; on
  * a fast 2-core machine with Nix 2.34 that was up to 45 MiB without pace,
- * a whole attribute's growth, and the test failed one run in five.
+ * more than half of one attribute's growth (81 MiB there), and the test
+ * failed about one run in five, whatever the collector's settings.
  */
 const memory = (args: Record<string, number>, overrides: Partial<EvalConfig> = {}) =>
   config(
