@@ -30,8 +30,10 @@ function shown(line: string): string {
 const PROGRESS = /^evix: \d+ done · \d+ queued · \d+ errors · \d+\/s · \d+\/\d+ workers busy$/;
 
 test.skipIf(skip !== undefined)(`on a shared terminal every JSON line starts a line of its own${skip ? ` (skipped: ${skip})` : ''}`, async () => {
-  // Slow attributes, one at a time: output keeps coming while the line is redrawn.
-  const command = `${CLI} eval --file ${FIXTURES}/slow.nix --arg count 80 --workers 2`;
+  // Slow attributes, one at a time: output keeps coming while the line is
+  // redrawn (with the fixture's default work, the run ended 60 ms after the
+  // first draw on a fast 2-core machine).
+  const command = `${CLI} eval --file ${FIXTURES}/slow.nix --arg count 80 --arg work 200000 --workers 2`;
   const run = await execa('script', ['-qfec', command, '/dev/null'], { stdin: 'ignore' });
   const sent = run.stdout;
   // The line was drawn while there was output still to come: the run tests something.
