@@ -97,11 +97,11 @@ let
       namedConstituents = builtins.filter builtins.isString members;
       globConstituents = (d._hydraGlobConstituents or false) == true;
     };
-  isAggregate = d: (d._hydraAggregate or false) == true;
-  extrasOf = opts: if !opts.meta && opts.apply == null then (d: if (d._hydraAggregate or false) == true then aggregateOf d else null) else d:
+  aggregateOrNull = d: if (d._hydraAggregate or false) == true then aggregateOf d else null;
+  extrasOf = opts: if !opts.meta && opts.apply == null then aggregateOrNull else d:
     (if opts.meta then { meta = metaOf d; } else { })
     // (if opts.apply != null then { extraValue = opts.apply d; } else { })
-    // (if isAggregate d then aggregateOf d else { });
+    // (let aggregate = aggregateOrNull d; in if aggregate == null then { } else aggregate);
   callLocked = spec:
     let
       lock = spec.locks;
